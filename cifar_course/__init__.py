@@ -1,0 +1,10 @@
+"""cifar-course: build and train a CNN on CIFAR-10 with Keras 3 on PyTorch."""
+
+from .backend import BackendError, ensure_torch_backend
+
+ensure_torch_backend()  # before anything below imports keras
+
+from .data import CLASS_NAMES, load_cifar10  # noqa: E402
+
+__version__ = "0.1.0"
+__all__ = ["BackendError", "CLASS_NAMES", "__version__", "ensure_torch_backend", "load_cifar10"]

@@ -1,0 +1,225 @@
+"""The ``cifar-course`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DESCRIPTION = """\
+Train and measure the course's CIFAR-10 CNN, one technique at a time.
+
+Where the data comes from: --source, else the CIFAR_COURSE_DATA environment
+variable, else keras' download. A source is a cifar-10-python.tar.gz, a
+cifar-10-batches-py folder, or an image-folder tree (train/<class>/*,
+test/<class>/*) or a .tar.gz of one.
+
+Profiles: smoke (seconds, synthetic images, for tests), quick (real data, a few
+minutes a stage on a laptop CPU), full (all the data, for a GPU). The default
+is CIFAR_COURSE_PROFILE, else full with a GPU and quick without.
+
+Examples:
+  cifar-course data --verify --source ../shared/data/cifar10-jpeg.tar.gz
+  cifar-course stages
+  cifar-course train --stage callbacks --profile quick --out runs/final
+  cifar-course evaluate runs/final/model.keras
+  cifar-course references show --profile quick
+"""
+
+
+def _add_source(parser):
+    parser.add_argument("--source", help="CIFAR-10 location (default: $CIFAR_COURSE_DATA, "
+                                         "else keras' download)")
+
+
+def cmd_data(args) -> int:
+    import numpy as np
+
+    from .data import CLASS_NAMES
+    from .data.loading import timed_load
+
+    arrays, info, seconds = timed_load(args.source)
+    print(f"source: {info.kind} {info.path}")
+    if info.sha256:
+        print(f"sha256: {info.sha256}")
+    print(f"loaded in {seconds:.2f} s (decoded arrays are cached after the first load)")
+    rows = []
+    for split, x, y in (("train", arrays.x_train, arrays.y_train),
+                        ("test", arrays.x_test, arrays.y_test)):
+        counts = np.bincount(np.ravel(y), minlength=len(CLASS_NAMES))
+        print(f"{split}: {len(x):,} images {x.shape[1:]} {x.dtype}; per class: "
+              + ", ".join(f"{c} {n:,}" for c, n in zip(CLASS_NAMES, counts)))
+        rows.append((split, len(x), counts))
+    if args.verify:
+        problems = []
+        for split, total, counts in rows:
+            expected = 50000 if split == "train" else 10000
+            if total != expected or len(set(counts)) != 1:
+                problems.append(f"{split}: {total:,} images, per class {sorted(set(counts))}; "
+                                f"CIFAR-10 has {expected:,}, {expected // 10:,} per class")
+        if problems:
+            print("NOT the complete CIFAR-10:\n  " + "\n  ".join(problems))
+            return 1
+        print("verified: complete CIFAR-10 (50,000 training and 10,000 test images, "
+              "5,000 and 1,000 per class)")
+    return 0
+
+
+def cmd_stages(args) -> int:
+    from .stages import STAGES, stage_changes
+
+    for stage in STAGES:
+        changed = ", ".join(stage_changes(stage)) or "-"
+        print(f"{stage.number}. {stage.name:22s} {stage.adds}\n   changes: {changed}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from . import plots
+    from .augmentation import build_augmentation
+    from .references import MissingReferenceError, reference_band
+    from .stages import get_stage
+    from .training import prepare_data, train_stage
+
+    stage = get_stage(args.stage)
+    out = Path(args.out or f"runs/{stage.name}-{args.profile or 'default'}-seed{args.seed}")
+    data = prepare_data(args.profile, args.source)
+    result = train_stage(stage, args.profile, seed=args.seed, data=data, out_dir=out,
+                         verbose=1 if sys.stdout.isatty() else 2)
+    result.model.save(out / "model.keras")
+    (out / "history.json").write_text(json.dumps(result.history, indent=1))
+    summary = result.summary()
+    summary["per_class_accuracy"] = result.test["per_class_accuracy"]
+    summary["most_confused"] = result.test["most_confused"]
+    (out / "metrics.json").write_text(json.dumps(summary, indent=1))
+    plots.plot_history(result.history, out / "curves.png", title=f"{stage.title} ({result.profile})")
+    plots.plot_confusion_matrix(result.test["confusion_matrix"], out / "confusion_matrix.png")
+    plots.plot_reliability_diagram(result.test["probabilities"], result.test["labels"],
+                                   out / "reliability.png", ece=result.test["ece"])
+    plots.plot_confused_examples(data.x_test, result.test["labels"], result.test["probabilities"],
+                                 "cat", "dog", out / "cat_as_dog.png")
+    if stage.model.augment:
+        plots.plot_augmented_samples(build_augmentation(seed=args.seed), data.x_train,
+                                     out / "augmented_samples.png")
+    print(f"\n{stage.title}, profile {result.profile}, seed {args.seed}: test accuracy "
+          f"{result.test['accuracy']:.2%} (best epoch {result.best_epoch} of "
+          f"{result.epochs_run}, {result.train_seconds:.0f} s); ECE {result.test['ece']:.3f}")
+    try:
+        band = reference_band(stage.name, result.profile)
+        verdict = "within" if band.contains(result.test["accuracy"]) else "OUTSIDE"
+        print(f"reference: {band.describe()} -> {verdict} the band")
+    except MissingReferenceError as error:
+        print(f"reference: {error}")
+    print(f"wrote {out}/: model.keras, history.json, metrics.json, curves.png, "
+          f"confusion_matrix.png, reliability.png, cat_as_dog.png")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    import keras
+
+    from . import plots
+    from .data import load_cifar10
+    from .evaluation import evaluate_model
+
+    from . import layers, augmentation  # noqa: F401  (registers the custom layers)
+
+    model = keras.models.load_model(args.model)
+    _, (x_test, y_test) = load_cifar10(args.source)
+    result = evaluate_model(model, x_test, y_test)
+    print(f"{args.model}: test accuracy {result['accuracy']:.2%} on {result['n']:,} images, "
+          f"ECE {result['ece']:.3f}")
+    for name, value in result["per_class_accuracy"].items():
+        print(f"  {name:11s} {value:.1%}")
+    print("most confused (true -> predicted, count): "
+          + "; ".join(f"{t} -> {p} {n}" for t, p, n in result["most_confused"]))
+    if args.out:
+        out = Path(args.out)
+        plots.plot_confusion_matrix(result["confusion_matrix"], out / "confusion_matrix.png")
+        plots.plot_reliability_diagram(result["probabilities"], result["labels"],
+                                       out / "reliability.png", ece=result["ece"])
+        print(f"wrote {out}/confusion_matrix.png and reliability.png")
+    return 0
+
+
+def cmd_references(args) -> int:
+    from .references import load_references
+    from .references.runner import ablation_table, run_references
+
+    if args.action == "run":
+        run_references(args.profile, seeds=args.seeds, stages=args.stages, source=args.source,
+                       output=args.output, table=args.table)
+    references = load_references(args.output if args.action == "run" else None)
+    profiles = [args.profile] if args.profile else sorted(references["profiles"])
+    for name in profiles:
+        entry = references["profiles"].get(name)
+        if not entry:
+            print(f"profile {name}: no references measured yet")
+            continue
+        prov = entry["provenance"]
+        print(f"profile {name}: measured {prov['date']} on {prov['data']['path']}, seeds "
+              f"{prov['seeds']}, {prov['hardware'].get('gpu') or prov['hardware'].get('cpu_model')}")
+        print(ablation_table(entry))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cifar-course", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    data = commands.add_parser("data", help="load a CIFAR-10 source and describe it")
+    _add_source(data)
+    data.add_argument("--verify", action="store_true",
+                      help="fail unless it is the complete dataset (50,000 + 10,000 images)")
+    data.set_defaults(run=cmd_data)
+
+    stages = commands.add_parser("stages", help="list the recipe's stages and what each adds")
+    stages.set_defaults(run=cmd_stages)
+
+    train = commands.add_parser("train", help="train one stage; write model, history, plots")
+    train.add_argument("--stage", default="callbacks",
+                       help="stage name or number (see `cifar-course stages`; default: the final one)")
+    train.add_argument("--profile", choices=["smoke", "quick", "full"], help="training budget")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", help="output folder (default: runs/<stage>-<profile>-seed<N>)")
+    _add_source(train)
+    train.set_defaults(run=cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="measure a saved model on the test set")
+    evaluate.add_argument("model", help="a .keras file written by `train`")
+    evaluate.add_argument("--out", help="folder for the confusion matrix and reliability plots")
+    _add_source(evaluate)
+    evaluate.set_defaults(run=cmd_evaluate)
+
+    references = commands.add_parser("references", help="measure (run) or print (show) the "
+                                                         "reference metrics")
+    references.add_argument("action", choices=["run", "show"])
+    references.add_argument("--profile", choices=["quick", "full"])
+    references.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    references.add_argument("--stages", nargs="+", help="default: all stages")
+    references.add_argument("--output", help="references JSON to update (default: the "
+                                             "package's own)")
+    references.add_argument("--table", help="also write a markdown ablation table here")
+    _add_source(references)
+    references.set_defaults(run=cmd_references)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "references" and args.action == "run" and not args.profile:
+        print("references run needs --profile quick or --profile full", file=sys.stderr)
+        return 2
+    from .data import DatasetError
+
+    try:
+        return args.run(args)
+    except DatasetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,12 @@
+"""CIFAR-10 data: loading from any source, splitting, torch pipelines."""
+
+from .errors import ChecksumError, CorruptDataError, DatasetError, DatasetNotFoundError, LayoutError
+from .loading import DATA_ENV, SourceInfo, load_cifar10, load_cifar10_with_info
+from .sources import CIFAR10_MEAN, CIFAR10_STD, CLASS_NAMES
+from .split import stratified_subset, train_val_split
+
+__all__ = [
+    "CIFAR10_MEAN", "CIFAR10_STD", "CLASS_NAMES", "DATA_ENV", "ChecksumError", "CorruptDataError", "DatasetError",
+    "DatasetNotFoundError", "LayoutError", "SourceInfo", "load_cifar10",
+    "load_cifar10_with_info", "stratified_subset", "train_val_split",
+]

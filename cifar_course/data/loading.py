@@ -1,0 +1,146 @@
+"""``load_cifar10``: find a source, decode it once, serve it from a cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ChecksumError, CorruptDataError
+from .sources import READERS, Arrays, detect_kind, file_digest, read_keras_download
+
+DATA_ENV = "CIFAR_COURSE_DATA"
+CACHE_ENV = "CIFAR_COURSE_CACHE"
+# Bump when the decoded arrays would change (reader fix, new ordering).
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Where the arrays came from: recorded beside every reference metric."""
+
+    kind: str  # "batches", "imagefolder" or "keras"
+    path: str
+    sha256: str | None
+    n_train: int
+    n_test: int
+
+
+def cache_dir() -> Path:
+    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "cifar_course"
+    return Path(root)
+
+
+def resolve_source(source: str | os.PathLike | None = None) -> str | Path:
+    """The explicit source, else ``$CIFAR_COURSE_DATA``, else ``"keras"``."""
+    if source is None:
+        source = os.environ.get(DATA_ENV) or "keras"
+    if str(source) == "keras":
+        return "keras"
+    return Path(source).expanduser().resolve()
+
+
+def _check_sidecar_sums(path: Path, sha256: str) -> None:
+    """Honour a SHA256SUMS file lying beside an archive (as in shared/data)."""
+    sums = path.parent / "SHA256SUMS"
+    if not path.is_file() or not sums.is_file():
+        return
+    for line in sums.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].lstrip("*") == path.name and parts[0] != sha256:
+            raise ChecksumError(
+                f"{path} has SHA-256 {sha256}, but {sums} expects {parts[0]}: the "
+                f"archive is incomplete or altered. Fix: copy it again."
+            )
+
+
+def _cache_key(path: Path) -> str:
+    stat = path.stat()
+    raw = f"{CACHE_VERSION}|{path}|{stat.st_size}|{stat.st_mtime_ns}"
+    import hashlib
+
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def _load_cached(file: Path) -> tuple[Arrays, SourceInfo] | None:
+    meta_file = file.with_suffix(".json")
+    if not (file.exists() and meta_file.exists()):
+        return None
+    try:
+        with np.load(file) as stored:
+            arrays = Arrays(*(stored[k] for k in ("x_train", "y_train", "x_test", "y_test")))
+        info = SourceInfo(**json.loads(meta_file.read_text()))
+    except Exception:  # a half-written or foreign cache: decode again
+        return None
+    return arrays, info
+
+
+def _store_cached(file: Path, arrays: Arrays, info: SourceInfo) -> None:
+    file.parent.mkdir(parents=True, exist_ok=True)
+    # Write to temporary names, then rename: a crash never leaves a half cache.
+    tmp = file.with_name(file.stem + f".{os.getpid()}.tmp.npz")
+    np.savez(tmp, **asdict(arrays))
+    tmp.replace(file)
+    meta_tmp = file.with_name(file.stem + f".{os.getpid()}.tmp.json")
+    meta_tmp.write_text(json.dumps(asdict(info), indent=1))
+    meta_tmp.replace(file.with_suffix(".json"))
+
+
+def load_cifar10_with_info(
+    source: str | os.PathLike | None = None, *, use_cache: bool = True
+) -> tuple[Arrays, SourceInfo]:
+    """Like ``load_cifar10`` but also returns where the data came from."""
+    resolved = resolve_source(source)
+    if resolved == "keras":
+        arrays = read_keras_download()
+        return arrays, SourceInfo("keras", "keras.datasets.cifar10", None,
+                                  len(arrays.x_train), len(arrays.x_test))
+
+    kind = detect_kind(resolved)
+    cache_file = cache_dir() / f"cifar10-{_cache_key(resolved)}.npz"
+    if use_cache and (cached := _load_cached(cache_file)) is not None:
+        return cached
+
+    sha256 = file_digest(resolved) if resolved.is_file() else None
+    if sha256:
+        _check_sidecar_sums(resolved, sha256)
+    arrays = READERS[kind](resolved)
+    if len(arrays.x_train) == 0 or len(arrays.x_test) == 0:
+        raise CorruptDataError(f"{resolved} holds no images. Fix: check the source.")
+    info = SourceInfo(kind, str(resolved), sha256, len(arrays.x_train), len(arrays.x_test))
+    if use_cache:
+        try:
+            _store_cached(cache_file, arrays, info)
+        except OSError:  # a read-only home must not stop the lesson
+            pass
+    return arrays, info
+
+
+def load_cifar10(source: str | os.PathLike | None = None, *, use_cache: bool = True):
+    """Load CIFAR-10 as ``(x_train, y_train), (x_test, y_test)`` uint8 arrays.
+
+    Shapes match ``keras.datasets.cifar10.load_data()``: images
+    ``(N, 32, 32, 3)``, labels ``(N, 1)``.
+
+    Args:
+        source: ``"keras"`` (download), a ``cifar-10-python.tar.gz`` or
+            ``cifar-10-batches-py`` folder, or an image-folder tree
+            (``train/<class>/*``, ``test/<class>/*``) or a ``.tar.gz`` of one.
+            Default: ``$CIFAR_COURSE_DATA`` if set, else ``"keras"``.
+        use_cache: reuse (and write) decoded arrays under ``$CIFAR_COURSE_CACHE``
+            (default ``~/.cache/cifar_course``); a cached load takes well under
+            a second.
+    """
+    arrays, _ = load_cifar10_with_info(source, use_cache=use_cache)
+    return arrays.as_tuples()
+
+
+def timed_load(source=None):
+    """(arrays, info, seconds): used by ``cifar-course data`` to show the cache at work."""
+    start = time.perf_counter()
+    arrays, info = load_cifar10_with_info(source)
+    return arrays, info, time.perf_counter() - start

@@ -1,0 +1,69 @@
+"""Training budgets: ``smoke`` (tests), ``quick`` (a CPU), ``full`` (a GPU).
+
+A profile fixes how much data and how many epochs a stage trains on, never
+what the stage is. Choose one with an argument, or with ``CIFAR_COURSE_PROFILE``;
+by default ``full`` on a GPU and ``quick`` on a CPU.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+PROFILE_ENV = "CIFAR_COURSE_PROFILE"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    train_size: int | None  # images drawn (stratified) from the 45,000 training split; None = all
+    val_size: int | None  # images drawn from the 5,000 validation split; None = all
+    test_size: int | None  # None = the whole 10,000-image test set
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    reduce_lr_patience: int  # epochs without val_loss progress before the LR drops
+    synthetic: bool = False  # smoke only: random images, never a reference
+    description: str = ""
+
+
+PROFILES = {
+    "smoke": Profile(
+        "smoke", train_size=256, val_size=128, test_size=128, epochs=2, batch_size=64,
+        learning_rate=1e-3, reduce_lr_patience=1, synthetic=True,
+        description="Seconds, synthetic images: checks that code runs, measures nothing.",
+    ),
+    "quick": Profile(
+        "quick", train_size=1500, val_size=500, test_size=None, epochs=40, batch_size=32,
+        learning_rate=1e-3, reduce_lr_patience=2,
+        description="Real CIFAR-10, 1,500 training images, 40 epochs of batch 32: a few "
+                    "minutes a stage on a 2-core CPU (docs/quick-profile.md says why).",
+    ),
+    "full": Profile(
+        "full", train_size=None, val_size=None, test_size=None, epochs=40, batch_size=128,
+        learning_rate=1e-3, reduce_lr_patience=3,
+        description="All 45,000/5,000 training/validation images, 40 epochs: for a GPU.",
+    ),
+}
+
+
+def default_profile_name() -> str:
+    if os.environ.get(PROFILE_ENV):
+        return os.environ[PROFILE_ENV]
+    import torch
+
+    return "full" if torch.cuda.is_available() else "quick"
+
+
+def get_profile(name: str | Profile | None = None) -> Profile:
+    """A profile by name; ``None`` means ``$CIFAR_COURSE_PROFILE`` or the hardware's default."""
+    if isinstance(name, Profile):
+        return name
+    name = name or default_profile_name()
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown profile {name!r}. Choose one of {', '.join(PROFILES)} "
+            f"(argument, or the {PROFILE_ENV} environment variable)."
+        ) from None

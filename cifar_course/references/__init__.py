@@ -1,0 +1,80 @@
+"""Reference metrics: what each stage reaches on real CIFAR-10, with provenance.
+
+``references.json`` (shipped in the package) is written only by the reference
+runner (``cifar-course references run``), never by hand. Its layout::
+
+    {"profiles": {"quick": {"provenance": {...}, "stages": {"baseline": {
+        "test_accuracy": {"mean": .., "std": .., "values": [..]}, ...}}}}}
+
+A profile with no entry has no references yet: nothing is invented for it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+REFERENCES_FILE = "references.json"
+# Bands: mean +- max(3 std, floor). Three standard deviations over >= 3 seeds
+# is wide enough for an honest rerun on other hardware; the floor keeps a band
+# from collapsing when the seeds happened to agree.
+BAND_STDS = 3.0
+BAND_FLOOR = 0.02
+
+
+class MissingReferenceError(LookupError):
+    """No reference was measured for this stage and profile."""
+
+
+def shipped_references_path() -> Path:
+    return Path(str(resources.files(__package__).joinpath(REFERENCES_FILE)))
+
+
+def load_references(path: str | Path | None = None) -> dict:
+    path = Path(path) if path else shipped_references_path()
+    if not path.exists():
+        return {"profiles": {}}
+    return json.loads(path.read_text())
+
+
+@dataclass(frozen=True)
+class Band:
+    stage: str
+    profile: str
+    metric: str
+    mean: float
+    std: float
+    low: float
+    high: float
+    n_seeds: int
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+    def describe(self) -> str:
+        return (f"{self.metric} {self.mean:.4f} +- {self.std:.4f} over {self.n_seeds} seeds; "
+                f"band [{self.low:.4f}, {self.high:.4f}]")
+
+
+def reference_band(stage: str, profile: str, metric: str = "test_accuracy",
+                   references: dict | None = None) -> Band:
+    """The tolerance band of a stage's metric in a profile."""
+    references = references if references is not None else load_references()
+    try:
+        entry = references["profiles"][profile]["stages"][stage][metric]
+    except KeyError:
+        measured = sorted(references.get("profiles", {}))
+        raise MissingReferenceError(
+            f"No reference {metric!r} for stage {stage!r} in profile {profile!r} "
+            f"(profiles with references: {measured or 'none'}). Fix: run "
+            f"`cifar-course references run --profile {profile}` on real data."
+        ) from None
+    half_width = max(BAND_STDS * entry["std"], BAND_FLOOR)
+    return Band(stage, profile, metric, entry["mean"], entry["std"],
+                entry["mean"] - half_width, entry["mean"] + half_width, len(entry["values"]))
+
+
+__all__ = ["Band", "MissingReferenceError", "load_references", "reference_band",
+           "shipped_references_path"]

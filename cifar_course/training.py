@@ -1,0 +1,209 @@
+"""Train one stage of the recipe in one profile, with one seed.
+
+What the trainer measures: every stage is measured on the weights of its best
+validation-loss epoch (restored at the end of training). Short runs on constant
+learning rates are noisy at their last epoch; the best-validation model is the
+fair, repeatable point to compare stages at, and it is the model the callbacks
+stage's EarlyStopping restores anyway.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from .data import load_cifar10_with_info, stratified_subset, train_val_split
+from .data.loading import SourceInfo
+from .evaluation import evaluate_model
+from .models import NUM_CLASSES, build_stage_model
+from .profiles import Profile, get_profile
+from .stages import Stage, get_stage
+
+# The training/validation split is fixed (seed 0) whatever the training seed:
+# every stage and every run validates on the same images.
+SPLIT_SEED = 0
+VALIDATION_SIZE = 5000
+NO_DECAY_VARIABLES = ["bias", "gamma", "beta"]
+
+
+@dataclass
+class DataSplits:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: SourceInfo | None  # None for the smoke profile's synthetic images
+
+
+def synthetic_cifar(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Random 32x32 images whose class sets a coloured square: learnable, not CIFAR."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, NUM_CLASSES, n).astype(np.uint8)
+    images = rng.integers(0, 120, (n, 32, 32, 3)).astype(np.uint8)
+    for index, label in enumerate(labels):
+        row, col = divmod(int(label), 5)
+        images[index, 4 + 12 * row:14 + 12 * row, 2 + 6 * col:7 + 6 * col, label % 3] = 255
+    return images, labels.reshape(-1, 1)
+
+
+def prepare_data(profile: Profile | str | None = None, source=None) -> DataSplits:
+    """The training, validation and test arrays a profile trains on."""
+    profile = get_profile(profile)
+    if profile.synthetic:
+        x, y = synthetic_cifar(profile.train_size + profile.val_size + profile.test_size)
+        a, b = profile.train_size, profile.train_size + profile.val_size
+        return DataSplits(x[:a], y[:a], x[a:b], y[a:b], x[b:], y[b:], None)
+    arrays, info = load_cifar10_with_info(source)
+    (x_train, y_train), (x_val, y_val) = train_val_split(
+        arrays.x_train, arrays.y_train, VALIDATION_SIZE, seed=SPLIT_SEED)
+    x_train, y_train = stratified_subset(x_train, y_train, profile.train_size, SPLIT_SEED)
+    x_val, y_val = stratified_subset(x_val, y_val, profile.val_size, SPLIT_SEED)
+    x_test, y_test = stratified_subset(arrays.x_test, arrays.y_test, profile.test_size, SPLIT_SEED)
+    return DataSplits(x_train, y_train, x_val, y_val, x_test, y_test, info)
+
+
+def one_hot(labels) -> np.ndarray:
+    # CategoricalCrossentropy takes one-hot targets; it is the keras loss with
+    # label_smoothing (SparseCategoricalCrossentropy has none in keras 3.15).
+    return keras.utils.to_categorical(np.ravel(labels), NUM_CLASSES).astype("float32")
+
+
+def build_optimizer(stage: Stage, profile: Profile) -> keras.optimizers.Optimizer:
+    config = stage.optimizer
+    if config.name == "adam":
+        return keras.optimizers.Adam(learning_rate=profile.learning_rate)
+    if config.name == "adamw":
+        optimizer = keras.optimizers.AdamW(learning_rate=profile.learning_rate,
+                                           weight_decay=config.weight_decay)
+        # Must happen before the optimizer is built (by compile/fit).
+        optimizer.exclude_from_weight_decay(var_names=NO_DECAY_VARIABLES)
+        return optimizer
+    raise ValueError(f"Unknown optimizer {config.name!r}: use 'adam' or 'adamw'.")
+
+
+def build_loss(stage: Stage) -> keras.losses.Loss:
+    return keras.losses.CategoricalCrossentropy(label_smoothing=stage.optimizer.label_smoothing)
+
+
+class KeepBestWeights(keras.callbacks.Callback):
+    """Restore the weights of the epoch with the lowest ``val_loss`` when training ends."""
+
+    def __init__(self, monitor: str = "val_loss"):
+        super().__init__()
+        self.monitor = monitor
+        self.best = np.inf
+        self.best_epoch = None
+        self.best_weights = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is not None and value < self.best:
+            self.best, self.best_epoch = float(value), epoch
+            self.best_weights = self.model.get_weights()
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+def build_callbacks(stage: Stage, profile: Profile, out_dir: Path | None) -> list:
+    """The callbacks stage's callbacks; none for earlier stages."""
+    if not stage.callbacks.enabled:
+        return []
+    config = stage.callbacks
+    callbacks = [
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=config.reduce_lr_factor,
+                                          patience=profile.reduce_lr_patience, min_lr=1e-5),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.early_stopping_patience,
+                                      restore_best_weights=True),
+    ]
+    if out_dir is not None:
+        callbacks += [
+            keras.callbacks.ModelCheckpoint(str(out_dir / "best.keras"), monitor="val_loss",
+                                            save_best_only=True),
+            keras.callbacks.CSVLogger(str(out_dir / "history.csv")),
+        ]
+    return callbacks
+
+
+def compile_stage_model(stage: Stage, profile: Profile, seed: int) -> keras.Model:
+    keras.utils.set_random_seed(seed)  # before building: fixes init, dropout, augmentation
+    model = build_stage_model(stage.model, seed=seed)
+    model.compile(optimizer=build_optimizer(stage, profile), loss=build_loss(stage),
+                  metrics=["accuracy"])
+    return model
+
+
+@dataclass
+class TrainResult:
+    stage: str
+    profile: str
+    seed: int
+    model: keras.Model
+    history: dict
+    epochs_run: int
+    best_epoch: int | None  # 1-based; None if no epoch had a finite validation loss
+    best_val_loss: float
+    train_seconds: float
+    wall_seconds: float  # model building, training and the test evaluation
+    test: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        """Plain numbers for a JSON file (no model, no arrays)."""
+        return {
+            "stage": self.stage, "profile": self.profile, "seed": self.seed,
+            "test_accuracy": self.test["accuracy"], "test_loss": self.test["loss"],
+            "ece": self.test["ece"], "epochs_run": self.epochs_run,
+            "best_epoch": self.best_epoch, "best_val_loss": self.best_val_loss,
+            "train_seconds": round(self.train_seconds, 1),
+            "wall_seconds": round(self.wall_seconds, 1),
+        }
+
+
+def train_stage(
+    stage: Stage | str | int,
+    profile: Profile | str | None = None,
+    *,
+    seed: int = 0,
+    data: DataSplits | None = None,
+    out_dir: str | Path | None = None,
+    verbose: int | str = "auto",
+) -> TrainResult:
+    """Train a stage and measure its best-validation model on the test set."""
+    stage = stage if isinstance(stage, Stage) else get_stage(stage)
+    profile = get_profile(profile)
+    data = data or prepare_data(profile)
+    out_dir = Path(out_dir) if out_dir is not None else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+
+    wall_start = time.perf_counter()
+    model = compile_stage_model(stage, profile, seed)
+    keep_best = KeepBestWeights()
+    # TerminateOnNaN: a diverged run stops at once instead of spending its budget.
+    callbacks = build_callbacks(stage, profile, out_dir)
+    callbacks += [keep_best, keras.callbacks.TerminateOnNaN()]
+    start = time.perf_counter()
+    history = model.fit(
+        data.x_train, one_hot(data.y_train),
+        validation_data=(data.x_val, one_hot(data.y_val)),
+        epochs=profile.epochs, batch_size=profile.batch_size,
+        callbacks=callbacks, verbose=verbose,
+    )
+    seconds = time.perf_counter() - start
+    test = evaluate_model(model, data.x_test, data.y_test,
+                          loss=build_loss(stage), batch_size=max(256, profile.batch_size))
+    history = {k: [float(v) for v in values] for k, values in history.history.items()}
+    return TrainResult(
+        stage=stage.name, profile=profile.name, seed=seed, model=model, history=history,
+        epochs_run=len(history["loss"]),
+        best_epoch=None if keep_best.best_epoch is None else keep_best.best_epoch + 1,
+        best_val_loss=keep_best.best, train_seconds=seconds,
+        wall_seconds=time.perf_counter() - wall_start, test=test,
+    )

@@ -1,0 +1,77 @@
+"""Shared fixtures: a private cache, synthetic CIFAR-shaped sources, real data if present."""
+
+from __future__ import annotations
+
+import os
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")  # tests import keras directly too
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_ARCHIVE = REPO.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
+
+
+def real_data_path() -> Path | None:
+    named = os.environ.get("CIFAR_COURSE_DATA")
+    for candidate in ([Path(named)] if named else []) + [SHARED_ARCHIVE]:
+        if candidate.exists():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """Tests never read or write the user's ~/.cache (unless CI shares one on purpose)."""
+    if "CIFAR_COURSE_CACHE" not in os.environ:
+        os.environ["CIFAR_COURSE_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    path = real_data_path()
+    if path is None:
+        pytest.skip(f"real CIFAR-10 not found: set CIFAR_COURSE_DATA or place the archive at "
+                    f"{SHARED_ARCHIVE}")
+    return path
+
+
+def write_image_folder(root: Path, per_class: int = 2, size=(32, 32), skip_class=None,
+                       seed: int = 0) -> Path:
+    """A tiny train/<class>/, test/<class>/ tree of PNGs; returns ``root``."""
+    from PIL import Image
+
+    from cifar_course.data import CLASS_NAMES
+
+    rng = np.random.default_rng(seed)
+    for split in ("train", "test"):
+        for label, name in enumerate(CLASS_NAMES):
+            if name == skip_class:
+                continue
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(per_class):
+                pixels = rng.integers(0, 256, (*size[::-1], 3), dtype=np.uint8)
+                pixels[0, 0] = label  # lets a test check labels against pixels
+                Image.fromarray(pixels).save(folder / f"{i:04d}.png")
+    return root
+
+
+def tar_folder(folder: Path, archive: Path, arcname: str = "cifar10") -> Path:
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname=arcname)
+    return archive
+
+
+@pytest.fixture
+def image_folder(tmp_path) -> Path:
+    return write_image_folder(tmp_path / "tree")
+
+
+@pytest.fixture
+def image_archive(tmp_path, image_folder) -> Path:
+    return tar_folder(image_folder, tmp_path / "cifar10-small.tar.gz")

@@ -1,0 +1,43 @@
+"""Every plot writes a non-empty PNG."""
+
+import numpy as np
+import pytest
+
+import cifar_course  # noqa: F401
+from cifar_course import plots
+from cifar_course.augmentation import build_augmentation
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plots.plt.close("all")
+
+
+def is_png(path):
+    return path.exists() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 2000
+
+
+def test_all_plots(tmp_path):
+    rng = np.random.default_rng(0)
+    history = {"loss": [2.0, 1.5, 1.2], "val_loss": [2.1, 1.6, 1.7],
+               "accuracy": [0.3, 0.5, 0.6], "val_accuracy": [0.3, 0.45, 0.5]}
+    images = rng.integers(0, 256, (40, 32, 32, 3)).astype(np.uint8)
+    labels = np.repeat(np.arange(10), 4)
+    probabilities = rng.dirichlet(np.ones(10), size=40)
+    probabilities[labels == 3, 5] += 5  # some cats called dogs
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    matrix = np.eye(10, dtype=int) * 5 + 1
+    rows = [{"stage": "baseline", "mean": 0.6, "std": 0.01, "this_run": 0.61},
+            {"stage": "callbacks", "mean": 0.7, "std": 0.02}]
+    calls = {
+        "curves.png": lambda p: plots.plot_history(history, p),
+        "confusion.png": lambda p: plots.plot_confusion_matrix(matrix, p),
+        "augmented.png": lambda p: plots.plot_augmented_samples(build_augmentation(seed=0), images, p),
+        "reliability.png": lambda p: plots.plot_reliability_diagram(probabilities, labels, p, ece=0.1),
+        "cat_dog.png": lambda p: plots.plot_confused_examples(images, labels, probabilities, path=p),
+        "ablation.png": lambda p: plots.plot_ablation(rows, p),
+    }
+    for name, draw in calls.items():
+        draw(tmp_path / name)
+        assert is_png(tmp_path / name), name

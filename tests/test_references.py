@@ -1,0 +1,88 @@
+"""Reference bands, and the honesty of the shipped references file."""
+
+import pytest
+from conftest import real_data_path
+
+import cifar_course  # noqa: F401
+from cifar_course.references import (
+    MissingReferenceError, load_references, reference_band, shipped_references_path,
+)
+from cifar_course.references.runner import aggregate, run_references
+from cifar_course.stages import STAGES
+
+
+def fake_references(std):
+    return {"profiles": {"quick": {"stages": {"baseline": {"test_accuracy": {
+        "mean": 0.60, "std": std, "values": [0.6 - std, 0.6, 0.6 + std]}}}}}}
+
+
+def test_band_is_three_std_with_a_floor():
+    wide = reference_band("baseline", "quick", references=fake_references(0.02))
+    assert (wide.low, wide.high) == pytest.approx((0.54, 0.66))
+    narrow = reference_band("baseline", "quick", references=fake_references(0.001))
+    assert (narrow.low, narrow.high) == pytest.approx((0.58, 0.62))
+    assert narrow.contains(0.6) and not narrow.contains(0.57) and narrow.n_seeds == 3
+
+
+def test_missing_reference_says_how_to_measure_it():
+    with pytest.raises(MissingReferenceError, match="references run --profile full"):
+        reference_band("baseline", "full", references=fake_references(0.01))
+
+
+def test_aggregate():
+    runs = [dict(seed=s, test_accuracy=a, test_loss=1.0, ece=0.1, best_val_loss=1.0,
+                 epochs_run=10, best_epoch=5, train_seconds=100.0, wall_seconds=110.0)
+            for s, a in [(0, 0.5), (1, 0.6), (2, 0.7)]]
+    out = aggregate(runs)
+    assert out["seeds"] == [0, 1, 2]
+    assert out["test_accuracy"]["mean"] == pytest.approx(0.6)
+    assert out["test_accuracy"]["std"] == pytest.approx(0.1)
+
+
+def test_runner_refuses_synthetic_profile(tmp_path):
+    with pytest.raises(ValueError, match="synthetic"):
+        run_references("smoke", output=tmp_path / "r.json")
+
+
+SHIPPED = load_references()
+QUICK = SHIPPED["profiles"].get("quick")
+
+
+def test_shipped_file_is_in_the_package():
+    assert shipped_references_path().name == "references.json"
+    assert shipped_references_path().exists()
+
+
+@pytest.mark.skipif(QUICK is None, reason="no quick-profile references shipped yet")
+class TestShippedQuickReferences:
+    def test_every_stage_with_at_least_three_seeds(self):
+        assert list(QUICK["stages"]) == [s.name for s in STAGES]
+        for name, entry in QUICK["stages"].items():
+            values = entry["test_accuracy"]["values"]
+            assert len(values) >= 3 and len(set(entry["seeds"])) == len(values), name
+            assert entry["test_accuracy"]["mean"] == pytest.approx(sum(values) / len(values))
+
+    def test_provenance_is_complete_and_real(self):
+        provenance = QUICK["provenance"]
+        assert provenance["data"]["kind"] in {"imagefolder", "batches", "keras"}
+        assert provenance["profile"]["name"] == "quick" and not provenance["profile"]["synthetic"]
+        assert provenance["date"] and provenance["hardware"]["cpu_count"]
+        assert {"keras", "torch", "numpy"} <= set(provenance["versions"])
+        assert provenance["data"]["n_test"] == 10000
+
+    def test_recorded_checksum_is_the_shared_archives(self):
+        path = real_data_path()
+        if path is None or not path.is_file():
+            pytest.skip("the shared archive is absent: nothing to compare the checksum with")
+        from cifar_course.data.sources import file_digest
+
+        assert QUICK["provenance"]["data"]["sha256"] == file_digest(path)
+
+    def test_quick_runs_fit_the_five_minute_budget(self):
+        for name, entry in QUICK["stages"].items():
+            assert max(entry["wall_seconds"]["values"]) < 300, name
+
+    def test_the_recipe_beats_the_baseline_by_three_points(self):
+        final = QUICK["stages"][STAGES[-1].name]["test_accuracy"]["mean"]
+        baseline = QUICK["stages"]["baseline"]["test_accuracy"]["mean"]
+        assert final - baseline >= 0.03, (final, baseline)
