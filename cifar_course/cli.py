@@ -119,11 +119,9 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     import keras
 
-    from . import plots
+    from . import models, plots  # noqa: F401  (models registers the custom layers)
     from .data import load_cifar10
     from .evaluation import evaluate_model
-
-    from . import layers, augmentation  # noqa: F401  (registers the custom layers)
 
     model = keras.models.load_model(args.model)
     _, (x_test, y_test) = load_cifar10(args.source)

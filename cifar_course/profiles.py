@@ -22,7 +22,10 @@ class Profile:
     epochs: int
     batch_size: int
     learning_rate: float
-    reduce_lr_patience: int  # epochs without val_loss progress before the LR drops
+    # Epochs without val_loss progress before ReduceLROnPlateau drops the LR
+    # (callbacks stage only). Kept below EarlyStopping's patience of 5, so the
+    # LR drops before training is stopped.
+    reduce_lr_patience: int
     synthetic: bool = False  # smoke only: random images, never a reference
     description: str = ""
 
@@ -35,7 +38,7 @@ PROFILES = {
     ),
     "quick": Profile(
         "quick", train_size=1500, val_size=500, test_size=None, epochs=40, batch_size=32,
-        learning_rate=1e-3, reduce_lr_patience=2,
+        learning_rate=1e-3, reduce_lr_patience=4,
         description="Real CIFAR-10, 1,500 training images, 40 epochs of batch 32: a few "
                     "minutes a stage on a 2-core CPU (docs/quick-profile.md says why).",
     ),

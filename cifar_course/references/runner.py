@@ -120,6 +120,8 @@ def run_references(profile_name: str, seeds=(0, 1, 2), stages=None, source=None,
             log(f"{stage.name} seed {seed}: test accuracy {result.test['accuracy']:.4f}, "
                 f"{result.epochs_run} epochs, {result.wall_seconds:.0f} s", flush=True)
         entry["stages"][stage.name] = aggregate(runs)
+        entry["stages"][stage.name]["measured"] = dt.datetime.now(dt.timezone.utc).isoformat(
+            timespec="seconds")
         # Keep the recipe's order whatever order stages were (re)run in.
         entry["stages"] = {s.name: entry["stages"][s.name] for s in STAGES
                            if s.name in entry["stages"]}
