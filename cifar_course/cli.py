@@ -111,8 +111,7 @@ def cmd_train(args) -> int:
         print(f"reference: {band.describe()} -> {verdict} the band")
     except MissingReferenceError as error:
         print(f"reference: {error}")
-    print(f"wrote {out}/: model.keras, history.json, metrics.json, curves.png, "
-          f"confusion_matrix.png, reliability.png, cat_as_dog.png")
+    print(f"wrote {out}/: " + ", ".join(sorted(p.name for p in out.iterdir())))
     return 0
 
 

@@ -40,10 +40,11 @@ def plot_history(history: dict, path=None, title: str = ""):
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
-        ax.legend()
     if "val_loss" in history:
         best = int(np.argmin(history["val_loss"]))
         axes[1].axvline(best + 1, color="grey", linestyle=":", label="best val_loss")
+    for ax in axes:
+        ax.legend()
     fig.suptitle(title)
     return _finish(fig, path)
 
