@@ -15,13 +15,14 @@ import time
 import numpy as np
 
 import cifar_course  # noqa: F401  (torch backend)
-import keras
 import torch
 
 from cifar_course.augmentation import build_augmentation
 from cifar_course.data.torch_pipeline import make_dataloader
 from cifar_course.models import build_baseline_cnn
-from cifar_course.training import one_hot
+from cifar_course.profiles import get_profile
+from cifar_course.stages import FINAL_STAGE
+from cifar_course.training import build_loss, build_optimizer, one_hot
 
 
 def timed(run, n):
@@ -31,9 +32,9 @@ def timed(run, n):
 
 
 def compiled_model(augmentation):
-    model = build_baseline_cnn(augmentation=augmentation, dropout=0.5)
-    model.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=0.05),
-                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1))
+    model = build_baseline_cnn(augmentation=augmentation, dropout=FINAL_STAGE.model.dropout)
+    model.compile(optimizer=build_optimizer(FINAL_STAGE, get_profile("full")),
+                  loss=build_loss(FINAL_STAGE))
     return model
 
 

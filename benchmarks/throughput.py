@@ -28,8 +28,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from cifar_course.models import BN_MOMENTUM, build_baseline_cnn
 from cifar_course.data import CIFAR10_MEAN, CIFAR10_STD
+from cifar_course.models import BN_MOMENTUM, build_baseline_cnn
+from cifar_course.profiles import get_profile
+from cifar_course.stages import FINAL_STAGE
+from cifar_course.training import build_loss, build_optimizer
 
 
 class TorchCNN(nn.Module):
@@ -74,12 +77,9 @@ def copy_keras_weights(keras_model, torch_model):
 
 
 def keras_side(x, y_onehot, batch_size):
-    model = build_baseline_cnn(dropout=0.5)
-    optimizer = keras.optimizers.AdamW(1e-3, weight_decay=0.05)
-    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
-    model.compile(optimizer=optimizer,
-                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
-                  metrics=["accuracy"])
+    model = build_baseline_cnn(dropout=FINAL_STAGE.model.dropout)
+    model.compile(optimizer=build_optimizer(FINAL_STAGE, get_profile("full")),
+                  loss=build_loss(FINAL_STAGE), metrics=["accuracy"])
     model.fit(x[: 4 * batch_size], y_onehot[: 4 * batch_size], batch_size=batch_size, verbose=0)
 
     def train():

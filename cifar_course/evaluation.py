@@ -23,17 +23,10 @@ def expected_calibration_error(probabilities, labels, n_bins: int = 15) -> float
     Bins are equal-width on [0, 1], weighted by how many predictions fall in
     each (Guo et al., 2017).
     """
-    probabilities = np.asarray(probabilities)
-    labels = np.ravel(labels)
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == labels
-    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
-    ece = 0.0
-    for b in range(n_bins):
-        in_bin = bins == b
-        if in_bin.any():
-            ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
-    return float(ece)
+    _, accuracy, confidence, counts = reliability_curve(probabilities, labels, n_bins)
+    filled = counts > 0
+    weights = counts[filled] / counts.sum()
+    return float((weights * np.abs(accuracy[filled] - confidence[filled])).sum())
 
 
 def reliability_curve(probabilities, labels, n_bins: int = 15):

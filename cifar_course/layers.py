@@ -100,12 +100,10 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         x = _nchw_view(inputs)
         weight = self.gamma.value if self.scale else None
         bias = self.beta.value if self.center else None
-        if training and self.trainable:
-            # One fused pass normalises and updates the moving statistics in
-            # place; keras' `momentum` is the share kept, torch's the share replaced.
-            out = F.batch_norm(x, self.moving_mean.value, self.moving_variance.value,
-                               weight, bias, True, 1.0 - self.momentum, self.epsilon)
-        else:
-            out = F.batch_norm(x, self.moving_mean.value, self.moving_variance.value,
-                               weight, bias, False, 0.0, self.epsilon)
+        # In training one fused pass normalises with the batch statistics and
+        # updates the moving ones in place; keras' `momentum` is the share kept,
+        # torch's the share replaced.
+        update = bool(training and self.trainable)
+        out = F.batch_norm(x, self.moving_mean.value, self.moving_variance.value, weight, bias,
+                           update, 1.0 - self.momentum, self.epsilon)
         return _nhwc_view(out)

@@ -115,12 +115,12 @@ def plot_confused_examples(images, labels, probabilities, true_class="cat",
     labels = np.ravel(labels)
     t, p = CLASS_NAMES.index(true_class), CLASS_NAMES.index(predicted_class)
     predictions = np.asarray(probabilities).argmax(axis=1)
-    chosen = np.flatnonzero((labels == t) & (predictions == p))
-    chosen = chosen[np.argsort(-np.asarray(probabilities)[chosen, p])][:count]
+    confused = np.flatnonzero((labels == t) & (predictions == p))
+    chosen = confused[np.argsort(-np.asarray(probabilities)[confused, p])][:count]
     titles = [f"{predicted_class} {probabilities[i][p]:.0%}" for i in chosen]
     return plot_image_grid(images[chosen], titles, path, columns=8,
                            title=f"{true_class} images predicted as {predicted_class} "
-                                 f"({len(np.flatnonzero((labels == t) & (predictions == p)))} in all)")
+                                 f"({len(confused)} in all)")
 
 
 def plot_ablation(rows, path=None, title: str = "Test accuracy by stage"):

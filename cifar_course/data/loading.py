@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -61,8 +62,6 @@ def _check_sidecar_sums(path: Path, sha256: str) -> None:
 def _cache_key(path: Path) -> str:
     stat = path.stat()
     raw = f"{CACHE_VERSION}|{path}|{stat.st_size}|{stat.st_mtime_ns}"
-    import hashlib
-
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
