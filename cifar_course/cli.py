@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from .profiles import PROFILES
+
 DESCRIPTION = """\
 Train and measure the course's CIFAR-10 CNN, one technique at a time.
 
@@ -15,8 +17,9 @@ variable, else keras' download. A source is a cifar-10-python.tar.gz, a
 cifar-10-batches-py folder, or an image-folder tree (train/<class>/*,
 test/<class>/*) or a .tar.gz of one.
 
-Profiles: smoke (seconds, synthetic images, for tests), quick (real data, a few
-minutes a stage on a laptop CPU), full (all the data, for a GPU). The default
+Profiles: smoke (seconds, synthetic images, for tests), grade (real data, about
+30 s a stage: autograding), quick (real data, a few minutes a stage on a laptop
+CPU), full (all the data, for a GPU). The default
 is CIFAR_COURSE_PROFILE, else full with a GPU and quick without.
 
 Examples:
@@ -25,6 +28,9 @@ Examples:
   cifar-course train --stage callbacks --profile quick --out runs/final
   cifar-course evaluate runs/final/model.keras
   cifar-course references show --profile quick
+  cifar-course lessons build                    # instructors: lessons/ from solutions/
+  cifar-course grade release                    # instructors: the nbgrader course
+  cifar-course grade autograde submissions/ --jobs 2
 """
 
 
@@ -161,6 +167,64 @@ def cmd_references(args) -> int:
     return 0
 
 
+def _needs_nbgrader() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("nbgrader") is None:
+        raise SystemExit("error: this command needs nbgrader. Fix: pip install 'cifar-course[grader]' "
+                         "(or pip install -e '.[grader]' in the repository)")
+
+
+def cmd_lessons(args) -> int:
+    _needs_nbgrader()
+    from .grading.lessons import build_lessons, pin_references
+
+    changed = pin_references(args.solutions)
+    if changed:
+        print(f"pinned the current references.json in the hidden tests of {', '.join(changed)}")
+    for path in build_lessons(args.solutions, args.lessons):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_grade(args) -> int:
+    _needs_nbgrader()
+    from .grading import autograde
+    from .grading.lessons import release
+
+    course = Path(args.course)
+    if args.action == "release":
+        for lesson, path in release(args.solutions, course).items():
+            print(f"released {lesson}: {path}")
+        return 0
+    if args.action == "autograde":
+        if not args.submissions:
+            raise SystemExit("error: autograde needs the folder of submissions (one folder or "
+                             ".zip per student)")
+        if not (course / "gradebook.db").exists():
+            raise SystemExit(f"error: {course} has no gradebook: run `cifar-course grade release "
+                             f"--course {course}` first")
+        collected = autograde.collect(args.submissions, course)
+        print(f"collected {sum(map(len, collected.values()))} notebooks from {len(collected)} students")
+        seconds = autograde.autograde_all(course, sorted(collected), jobs=args.jobs,
+                                          profile=args.profile, memory_gb=args.memory_gb)
+        print(f"graded {len(seconds)} students in {sum(seconds.values()):.0f} worker-seconds "
+              f"({args.jobs} at a time)")
+        if not args.no_feedback:
+            print(f"feedback: {len(autograde.generate_feedback(course, sorted(collected)))} "
+                  f"HTML files under {course / 'feedback'}")
+    output = args.csv or str(course / "grades.csv")
+    rows = autograde.export_csv(course, output)
+    totals = {}
+    for row in rows:
+        score, maximum = totals.get(row["student"], (0.0, 0.0))
+        totals[row["student"]] = (score + row["score"], maximum + row["max_score"])
+    for student, (score, maximum) in totals.items():
+        print(f"{student}: {score:g} / {maximum:g}")
+    print(f"wrote {output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cifar-course", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -178,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train one stage; write model, history, plots")
     train.add_argument("--stage", default="callbacks",
                        help="stage name or number (see `cifar-course stages`; default: the final one)")
-    train.add_argument("--profile", choices=["smoke", "quick", "full"], help="training budget")
+    train.add_argument("--profile", choices=list(PROFILES), help="training budget")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", help="output folder (default: runs/<stage>-<profile>-seed<N>)")
     _add_source(train)
@@ -193,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     references = commands.add_parser("references", help="measure (run) or print (show) the "
                                                          "reference metrics")
     references.add_argument("action", choices=["run", "show"])
-    references.add_argument("--profile", choices=["quick", "full"])
+    references.add_argument("--profile", choices=[p for p in PROFILES if not PROFILES[p].synthetic])
     references.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     references.add_argument("--stages", nargs="+", help="default: all stages")
     references.add_argument("--output", help="references JSON to update (default: the "
@@ -201,13 +265,32 @@ def build_parser() -> argparse.ArgumentParser:
     references.add_argument("--table", help="also write a markdown ablation table here")
     _add_source(references)
     references.set_defaults(run=cmd_references)
+
+    lessons = commands.add_parser("lessons", help="instructors: regenerate lessons/ from solutions/")
+    lessons.add_argument("action", choices=["build"])
+    lessons.add_argument("--solutions", default="solutions")
+    lessons.add_argument("--lessons", default="lessons")
+    lessons.set_defaults(run=cmd_lessons)
+
+    grade = commands.add_parser("grade", help="instructors: release, autograde, export (nbgrader)")
+    grade.add_argument("action", choices=["release", "autograde", "export"])
+    grade.add_argument("submissions", nargs="?", help="autograde: a folder with one folder or "
+                                                       ".zip per student")
+    grade.add_argument("--course", default="autograder", help="the nbgrader course folder")
+    grade.add_argument("--solutions", default="solutions", help="release: the instructor notebooks")
+    grade.add_argument("--jobs", type=int, default=1, help="students graded in parallel")
+    grade.add_argument("--profile", default="grade", help="training budget the notebooks run in")
+    grade.add_argument("--memory-gb", type=float, default=16.0, help="memory limit per student")
+    grade.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
+    grade.add_argument("--csv", help="where to write the grades (default: COURSE/grades.csv)")
+    grade.set_defaults(run=cmd_grade)
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "references" and args.action == "run" and not args.profile:
-        print("references run needs --profile quick or --profile full", file=sys.stderr)
+        print("references run needs --profile (grade, quick or full)", file=sys.stderr)
         return 2
     from .data import DatasetError
 

@@ -33,7 +33,8 @@ def reliability_curve(probabilities, labels, n_bins: int = 15):
     """(bin centres, accuracy per bin, confidence per bin, count per bin); NaN where empty."""
     probabilities = np.asarray(probabilities)
     labels = np.ravel(labels)
-    confidence = probabilities.max(axis=1)
+    # A diverged model predicts NaN: count it as confidence 0, not as a crash.
+    confidence = np.nan_to_num(probabilities.max(axis=1), nan=0.0)
     correct = probabilities.argmax(axis=1) == labels
     bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
     counts = np.bincount(bins, minlength=n_bins)

@@ -40,6 +40,7 @@ def build_baseline_cnn(
     augmentation: keras.Layer | None = None,
     dropout: float = 0.0,
     l2: float = 0.0,
+    block=None,
     name: str = "cifar_cnn",
 ) -> keras.Model:
     """The course CNN. Takes uint8-range images ``(32, 32, 3)``, returns class probabilities.
@@ -50,13 +51,16 @@ def build_baseline_cnn(
             training only.
         dropout: rate of the dropout before the classifier (0 = none).
         l2: L2 penalty on convolution and dense kernels, added to the loss.
+        block: ``block(x, filters, l2, name) -> x``, one convolution block
+            (default ``conv_block``; lesson 01 has students write their own).
     """
+    block = block or conv_block
     inputs = keras.Input(shape=(32, 32, 3), name="image")
     x = augmentation(inputs) if augmentation is not None else inputs
     x = layers.Normalization(mean=CIFAR10_MEAN, variance=[s * s for s in CIFAR10_STD],
                              name="normalize")(x)
     for index, filters in enumerate(widths, start=1):
-        x = conv_block(x, filters, l2, name=f"block{index}")
+        x = block(x, filters, l2, name=f"block{index}")
     x = layers.GlobalAveragePooling2D(name="global_pool")(x)
     if dropout:
         x = layers.Dropout(dropout, name="dropout")(x)

@@ -126,12 +126,13 @@ def plot_confused_examples(images, labels, probabilities, true_class="cat",
 def plot_ablation(rows, path=None, title: str = "Test accuracy by stage"):
     """Bars of mean test accuracy (with the std over seeds) per stage.
 
-    ``rows``: dicts with ``stage``, ``mean``, ``std`` and optionally ``this_run``.
+    ``rows``: dicts with ``stage``, ``mean``, ``std`` (the reference; ``None``
+    where none was measured) and optionally ``this_run``.
     """
     fig, ax = plt.subplots(figsize=(8, 4))
     names = [r["stage"] for r in rows]
-    means = [100 * r["mean"] for r in rows]
-    stds = [100 * r.get("std", 0.0) for r in rows]
+    means = [np.nan if r["mean"] is None else 100 * r["mean"] for r in rows]
+    stds = [100 * (r.get("std") or 0.0) for r in rows]
     x = np.arange(len(rows))
     ax.bar(x, means, yerr=stds, capsize=4, color="tab:blue", alpha=0.8, label="reference")
     runs = [(i, 100 * r["this_run"]) for i, r in enumerate(rows) if r.get("this_run") is not None]
@@ -139,7 +140,9 @@ def plot_ablation(rows, path=None, title: str = "Test accuracy by stage"):
         ax.plot(*zip(*runs), "D", color="tab:orange", label="this run")
     ax.set_xticks(x, names, rotation=20)
     ax.set_ylabel("test accuracy (%)")
-    low = min(means) - 10 if means else 0
+    shown = [m for m in means if np.isfinite(m)] + [100 * r["this_run"] for r in rows
+                                                    if r.get("this_run") is not None]
+    low = min(shown) - 10 if shown else 0
     ax.set_ylim(max(0, low), 100)
     ax.grid(axis="y", alpha=0.3)
     ax.legend()

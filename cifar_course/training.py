@@ -132,11 +132,18 @@ def build_callbacks(stage: Stage, profile: Profile, out_dir: Path | None) -> lis
     return callbacks
 
 
-def compile_stage_model(stage: Stage, profile: Profile, seed: int) -> keras.Model:
-    keras.utils.set_random_seed(seed)  # before building: fixes init, dropout, augmentation
-    model = build_stage_model(stage.model, seed=seed)
-    model.compile(optimizer=build_optimizer(stage, profile), loss=build_loss(stage),
-                  metrics=["accuracy"])
+def compile_stage_model(stage: Stage, profile: Profile, seed: int, *, model=None,
+                        optimizer=None, loss=None) -> keras.Model:
+    """Build (unless given) and compile a stage's model; given pieces replace the stage's.
+
+    A given model was built by the caller, who seeds before building it (as
+    ``start_lesson`` does); reseeding here would change the run that follows.
+    """
+    if model is None:
+        keras.utils.set_random_seed(seed)  # before building: fixes init, dropout, augmentation
+        model = build_stage_model(stage.model, seed=seed)
+    model.compile(optimizer=optimizer if optimizer is not None else build_optimizer(stage, profile),
+                  loss=loss if loss is not None else build_loss(stage), metrics=["accuracy"])
     return model
 
 
@@ -153,6 +160,8 @@ class TrainResult:
     train_seconds: float
     wall_seconds: float  # model building, training and the test evaluation
     test: dict = field(default_factory=dict)
+    diverged: bool = False  # the training loss became NaN or infinite
+
 
     def summary(self) -> dict:
         """Plain numbers for a JSON file (no model, no arrays)."""
@@ -162,7 +171,7 @@ class TrainResult:
             "ece": self.test["ece"], "epochs_run": self.epochs_run,
             "best_epoch": self.best_epoch, "best_val_loss": self.best_val_loss,
             "train_seconds": round(self.train_seconds, 1),
-            "wall_seconds": round(self.wall_seconds, 1),
+            "wall_seconds": round(self.wall_seconds, 1), "diverged": self.diverged,
         }
 
 
@@ -174,8 +183,16 @@ def train_stage(
     data: DataSplits | None = None,
     out_dir: str | Path | None = None,
     verbose: int | str = "auto",
+    model: keras.Model | None = None,
+    optimizer: keras.optimizers.Optimizer | None = None,
+    loss: keras.losses.Loss | None = None,
+    callbacks: list | None = None,
 ) -> TrainResult:
-    """Train a stage and measure its best-validation model on the test set."""
+    """Train a stage and measure its best-validation model on the test set.
+
+    ``model``, ``optimizer``, ``loss`` and ``callbacks`` replace the stage's own
+    (the lessons pass what the student built); the rest comes from the stage.
+    """
     stage = stage if isinstance(stage, Stage) else get_stage(stage)
     profile = get_profile(profile)
     data = data or prepare_data(profile)
@@ -184,10 +201,11 @@ def train_stage(
         out_dir.mkdir(parents=True, exist_ok=True)
 
     wall_start = time.perf_counter()
-    model = compile_stage_model(stage, profile, seed)
+    model = compile_stage_model(stage, profile, seed, model=model, optimizer=optimizer, loss=loss)
+    loss = model.loss
     keep_best = KeepBestWeights()
     # TerminateOnNaN: a diverged run stops at once instead of spending its budget.
-    callbacks = build_callbacks(stage, profile, out_dir)
+    callbacks = list(callbacks) if callbacks is not None else build_callbacks(stage, profile, out_dir)
     callbacks += [keep_best, keras.callbacks.TerminateOnNaN()]
     start = time.perf_counter()
     history = model.fit(
@@ -198,7 +216,7 @@ def train_stage(
     )
     seconds = time.perf_counter() - start
     test = evaluate_model(model, data.x_test, data.y_test,
-                          loss=build_loss(stage), batch_size=max(256, profile.batch_size))
+                          loss=loss, batch_size=max(256, profile.batch_size))
     history = {k: [float(v) for v in values] for k, values in history.history.items()}
     return TrainResult(
         stage=stage.name, profile=profile.name, seed=seed, model=model, history=history,
@@ -206,4 +224,5 @@ def train_stage(
         best_epoch=None if keep_best.best_epoch is None else keep_best.best_epoch + 1,
         best_val_loss=keep_best.best, train_seconds=seconds,
         wall_seconds=time.perf_counter() - wall_start, test=test,
+        diverged=not np.all(np.isfinite(history["loss"])),
     )

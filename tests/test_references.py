@@ -24,6 +24,16 @@ def test_band_is_three_std_with_a_floor():
     assert narrow.contains(0.6) and not narrow.contains(0.57) and narrow.n_seeds == 3
 
 
+def test_band_uses_the_profiles_pooled_spread_when_a_stage_is_lucky():
+    references = fake_references(0.001)
+    references["profiles"]["quick"]["stages"]["adamw"] = {"test_accuracy": {
+        "mean": 0.6, "std": 0.02, "values": [0.58, 0.6, 0.62]}}
+    band = reference_band("baseline", "quick", references=references)
+    pooled = ((0.001 ** 2 + 0.02 ** 2) / 2) ** 0.5
+    assert band.std == pytest.approx(pooled)
+    assert (band.low, band.high) == pytest.approx((0.6 - 3 * pooled, 0.6 + 3 * pooled))
+
+
 def test_missing_reference_says_how_to_measure_it():
     with pytest.raises(MissingReferenceError, match="references run --profile full"):
         reference_band("baseline", "full", references=fake_references(0.01))

@@ -17,9 +17,13 @@ from importlib import resources
 from pathlib import Path
 
 REFERENCES_FILE = "references.json"
-# Bands: mean +- max(3 std, floor). Three standard deviations over >= 3 seeds
-# is wide enough for an honest rerun on other hardware; the floor keeps a band
-# from collapsing when the seeds happened to agree.
+# Bands: mean +- max(3 sigma, floor), sigma the larger of the stage's own
+# standard deviation and the profile's pooled one (all its stages' seeds). A
+# standard deviation from 3 seeds is itself very uncertain (it can be half the
+# true one); seed noise is much the same from stage to stage, so the pooled
+# estimate (2 degrees of freedom a stage) keeps a band from being too narrow
+# because one stage's seeds happened to agree. The floor does the same for a
+# profile whose seeds all agree.
 BAND_STDS = 3.0
 BAND_FLOOR = 0.02
 
@@ -45,7 +49,7 @@ class Band:
     profile: str
     metric: str
     mean: float
-    std: float
+    std: float  # the sigma of the band: max(the stage's std, the profile's pooled std)
     low: float
     high: float
     n_seeds: int
@@ -54,8 +58,8 @@ class Band:
         return self.low <= value <= self.high
 
     def describe(self) -> str:
-        return (f"{self.metric} {self.mean:.4f} +- {self.std:.4f} over {self.n_seeds} seeds; "
-                f"band [{self.low:.4f}, {self.high:.4f}]")
+        return (f"{self.metric} {self.mean:.4f} over {self.n_seeds} seeds, seed spread "
+                f"{self.std:.4f}; band [{self.low:.4f}, {self.high:.4f}]")
 
 
 def reference_band(stage: str, profile: str, metric: str = "test_accuracy",
@@ -71,9 +75,20 @@ def reference_band(stage: str, profile: str, metric: str = "test_accuracy",
             f"(profiles with references: {measured or 'none'}). Fix: run "
             f"`cifar-course references run --profile {profile}` on real data."
         ) from None
-    half_width = max(BAND_STDS * entry["std"], BAND_FLOOR)
-    return Band(stage, profile, metric, entry["mean"], entry["std"],
+    stages = references["profiles"][profile]["stages"].values()
+    sigma = max(entry["std"], pooled_std([s[metric] for s in stages if metric in s]))
+    half_width = max(BAND_STDS * sigma, BAND_FLOOR)
+    return Band(stage, profile, metric, entry["mean"], sigma,
                 entry["mean"] - half_width, entry["mean"] + half_width, len(entry["values"]))
+
+
+def pooled_std(entries: list[dict]) -> float:
+    """The standard deviation pooled over stages: sqrt of the dof-weighted mean variance."""
+    dof = [len(e["values"]) - 1 for e in entries if len(e["values"]) > 1]
+    variances = [e["std"] ** 2 for e in entries if len(e["values"]) > 1]
+    if not dof:
+        return 0.0
+    return (sum(d * v for d, v in zip(dof, variances)) / sum(dof)) ** 0.5
 
 
 __all__ = ["Band", "MissingReferenceError", "load_references", "reference_band",

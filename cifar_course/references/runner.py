@@ -95,7 +95,7 @@ def run_references(profile_name: str, seeds=(0, 1, 2), stages=None, source=None,
     profile = get_profile(profile_name)
     if profile.synthetic:
         raise ValueError(f"Profile {profile.name!r} uses synthetic images: references must "
-                         f"come from real CIFAR-10. Use 'quick' or 'full'.")
+                         f"come from real CIFAR-10. Use 'grade', 'quick' or 'full'.")
     stages = [get_stage(s) for s in stages] if stages else list(STAGES)
     output = Path(output) if output else shipped_references_path()
     data = prepare_data(profile, source)

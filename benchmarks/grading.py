@@ -1,0 +1,61 @@
+"""Autograding throughput: correct submissions of every lesson, graded with --jobs 1 and 2.
+
+    CIFAR_COURSE_DATA=../shared/data/cifar10-jpeg.tar.gz python benchmarks/grading.py [--students 2]
+
+Prints the seconds per full submission (all nine lessons) and submissions per
+hour for each number of jobs, in the grading profile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+from cifar_course.grading import autograde  # noqa: E402
+from cifar_course.grading.lessons import fill_in_solutions, release  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=2)
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--profile", default="grade")
+    args = parser.parse_args()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+          f"profile {args.profile}; {args.students} students, all lessons each")
+    for jobs in args.jobs:
+        with tempfile.TemporaryDirectory(prefix="cifar-course-grading-") as root:
+            course = Path(root) / "course"
+            course.mkdir()
+            shutil.copy(REPO / "autograder" / "nbgrader_config.py", course)
+            released = release(REPO / "solutions", course)
+            for index in range(args.students):
+                for lesson, path in released.items():
+                    target = Path(root) / "submissions" / f"student{index}" / lesson / path.name
+                    target.parent.mkdir(parents=True)
+                    import nbformat
+                    nbformat.write(fill_in_solutions(path, REPO / "solutions" / path.name), target)
+            autograde.collect(Path(root) / "submissions", course)
+            start = time.perf_counter()
+            autograde.autograde_all(course, jobs=jobs, profile=args.profile)
+            elapsed = time.perf_counter() - start
+            rows = autograde.export_csv(course, Path(root) / "grades.csv")
+            earned = sum(r["score"] for r in rows)
+            possible = sum(r["max_score"] for r in rows)
+            print(f"jobs {jobs}: {args.students} submissions in {elapsed:.0f} s = "
+                  f"{elapsed / args.students:.0f} s per submission, "
+                  f"{3600 * args.students / elapsed:.1f} submissions/hour "
+                  f"(scores {earned:g}/{possible:g})", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,311 @@
+"""The checks the lessons' test cells run: structure, behaviour, metrics.
+
+Each check raises ``AssertionError`` with a message a student can act on, and
+returns nothing useful to fake: a metric check recomputes its figure from the
+model's own predictions on the profile's test set.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import numpy as np
+
+from ..data import CLASS_NAMES
+from ..evaluation import predict_proba
+from ..profiles import get_profile
+from ..references import load_references, reference_band
+
+GRADING_ENV = "CIFAR_COURSE_GRADING"  # set by the grader for the kernels it starts
+
+# The smoke profile trains for seconds on synthetic images and has no
+# reference: its metric check only asks for better than chance (10%).
+SMOKE_MINIMUM_ACCURACY = 0.2
+
+
+def require(name: str, namespace: dict, hint: str):
+    """The notebook variable ``name``, or an AssertionError saying how to make it."""
+    value = namespace.get(name)
+    assert value is not None, f"`{name}` does not exist yet: {hint}"
+    return value
+
+
+def _close(actual, expected, what: str, atol: float = 1e-5):
+    actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape, (
+        f"{what}: expected shape {expected.shape}, got {actual.shape}")
+    assert np.allclose(actual, expected, atol=atol), (
+        f"{what}: expected {np.round(expected, 5).tolist()}, got {np.round(actual, 5).tolist()}")
+
+
+# --- lesson 00: data ----------------------------------------------------------------
+
+def check_channel_statistics(channel_statistics, images: np.ndarray | None = None):
+    """``channel_statistics(images) -> (mean, std)``: one value per colour channel."""
+    example = np.zeros((2, 2, 2, 3), dtype=np.uint8)
+    example[0, ..., 0] = 10
+    example[1, ..., 0] = 30  # red: values 10 and 30 -> mean 20, std 10
+    example[..., 1] = 50     # green: constant -> std 0
+    mean, std = channel_statistics(example)
+    _close(mean, [20, 50, 0], "mean of the hand-made batch")
+    _close(std, [10, 0, 0], "std of the hand-made batch")
+    if images is not None:
+        mean, std = channel_statistics(images)
+        pixels = np.asarray(images, dtype=np.float64).reshape(-1, 3)
+        _close(mean, pixels.mean(axis=0), "mean of the training images", atol=1e-3)
+        _close(std, pixels.std(axis=0), "std of the training images", atol=1e-3)
+
+
+# --- structure ---------------------------------------------------------------------
+
+def _layers_of(model: keras.Model, kind) -> list:
+    return [layer for layer in model.layers if isinstance(layer, kind)]
+
+
+def check_baseline_structure(model: keras.Model, widths=(32, 64, 128)):
+    """Blocks of conv -> batch norm -> ReLU (twice) -> max pool, channels growing, GAP, softmax."""
+    assert isinstance(model, keras.Model), f"expected a keras.Model, got {type(model).__name__}"
+    assert tuple(model.input_shape[1:]) == (32, 32, 3), (
+        f"the model must take (32, 32, 3) images, not {model.input_shape[1:]}")
+    assert tuple(model.output_shape[1:]) == (10,), (
+        f"the model must output 10 class probabilities, not shape {model.output_shape[1:]}")
+    convs = _layers_of(model, keras.layers.Conv2D)
+    filters = [layer.filters for layer in convs]
+    expected = [w for w in widths for _ in (1, 2)]
+    assert filters == expected, (
+        f"convolution filters, in order: expected {expected} (two 3x3 convolutions per "
+        f"block), got {filters}")
+    for layer in convs:
+        assert tuple(layer.kernel_size) == (3, 3), f"{layer.name}: kernel {layer.kernel_size}, want 3x3"
+        assert layer.padding == "same", f"{layer.name}: padding {layer.padding!r}, want 'same'"
+    pools = _layers_of(model, keras.layers.MaxPooling2D)
+    assert len(pools) == len(widths), (
+        f"one 2x2 max pooling per block: expected {len(widths)}, got {len(pools)}")
+    kinds = [type(layer).__mro__ for layer in model.layers]
+    order = []
+    for mro in kinds:
+        for name, cls in (("conv", keras.layers.Conv2D), ("bn", keras.layers.BatchNormalization),
+                          ("relu", keras.layers.ReLU), ("pool", keras.layers.MaxPooling2D)):
+            if cls in mro:
+                order.append(name)
+    relu_as_activation = [layer for layer in convs if layer.get_config().get("activation") == "relu"]
+    assert not relu_as_activation, (
+        "put the ReLU after batch normalisation (a ReLU layer), not inside the convolution")
+    block = ["conv", "bn", "relu", "conv", "bn", "relu", "pool"]
+    assert order == block * len(widths), (
+        f"layer order: expected {block} in each of the {len(widths)} blocks, got {order}")
+    spatial = [tuple(layer.output.shape[1:3]) for layer in pools]
+    expected_spatial = [(32 // 2 ** (i + 1),) * 2 for i in range(len(widths))]
+    assert spatial == expected_spatial, f"resolution after each pool: want {expected_spatial}, got {spatial}"
+    assert _layers_of(model, keras.layers.GlobalAveragePooling2D), (
+        "global average pooling before the classifier is missing")
+    dense = _layers_of(model, keras.layers.Dense)
+    assert dense and dense[-1].units == 10, "the classifier must be a Dense layer with 10 units"
+    activation = dense[-1].get_config().get("activation")
+    assert activation == "softmax", f"the classifier's activation is {activation!r}, want 'softmax'"
+
+
+def _augmentation_layers(augmentation) -> list:
+    return list(getattr(augmentation, "layers", [augmentation]))
+
+
+def check_augmentation_structure(augmentation, padding: int = 4):
+    """A crop after ``padding`` pixels of zero padding, a horizontal flip and random erasing."""
+    from ..augmentation import RandomCropWithPadding
+
+    steps = _augmentation_layers(augmentation)
+    crops = [s for s in steps if isinstance(s, RandomCropWithPadding)]
+    assert crops, "no RandomCropWithPadding layer: crop 32x32 after zero padding"
+    assert crops[0].padding == padding, f"crop padding is {crops[0].padding}, want {padding}"
+    flips = [s for s in steps if isinstance(s, keras.layers.RandomFlip)]
+    assert flips, "no RandomFlip layer"
+    assert flips[0].mode == "horizontal", (
+        f"flip mode {flips[0].mode!r}: upside-down cats are not CIFAR cats, flip 'horizontal' only")
+    erasers = [s for s in steps if isinstance(s, keras.layers.RandomErasing)]
+    assert erasers, "no RandomErasing layer"
+    assert tuple(erasers[0].value_range) == (0, 255), (
+        f"RandomErasing value_range is {erasers[0].value_range}: the images are 0-255 here")
+
+
+def check_augmentation_behaviour(augmentation, images: np.ndarray):
+    """Training changes pixels, inference does not; both keep the shape."""
+    images = np.asarray(images[:32], dtype="float32")
+    trained = keras.ops.convert_to_numpy(augmentation(images, training=True))
+    inferred = keras.ops.convert_to_numpy(augmentation(images, training=False))
+    assert trained.shape == images.shape, (
+        f"augmentation changed the shape in training: {images.shape} -> {trained.shape}")
+    assert inferred.shape == images.shape, (
+        f"augmentation changed the shape at inference: {images.shape} -> {inferred.shape}")
+    assert np.array_equal(inferred, images), "augmentation must do nothing at inference"
+    changed = np.mean([not np.array_equal(a, b) for a, b in zip(trained, images)])
+    assert changed >= 0.5, f"augmentation changed only {changed:.0%} of the images in training"
+
+
+def check_regularization(model: keras.Model, dropout: float = 0.5, l2: float = 2.5e-4,
+                         images: np.ndarray | None = None):
+    """Dropout ``dropout`` before the classifier, L2 ``l2`` on every kernel, no dropout at inference."""
+    drops = _layers_of(model, keras.layers.Dropout)
+    assert len(drops) == 1, f"expected one Dropout layer, found {len(drops)}"
+    assert abs(drops[0].rate - dropout) < 1e-9, f"dropout rate {drops[0].rate}, want {dropout}"
+    names = [layer.name for layer in model.layers]
+    classifier = _layers_of(model, keras.layers.Dense)[-1]
+    assert names.index(drops[0].name) == names.index(classifier.name) - 1, (
+        "the dropout belongs right before the classifier")
+    for layer in _layers_of(model, keras.layers.Conv2D) + [classifier]:
+        regularizer = layer.kernel_regularizer
+        assert isinstance(regularizer, keras.regularizers.L2), (
+            f"{layer.name}: no L2 kernel regularizer")
+        assert abs(float(regularizer.l2) - l2) < 1e-12, f"{layer.name}: L2 {regularizer.l2}, want {l2}"
+    if images is not None:
+        first = predict_proba(model, images[:16])
+        second = predict_proba(model, images[:16])
+        assert np.array_equal(first, second), "predictions differ between calls: dropout is on at inference"
+
+
+# --- lesson 04: label smoothing -------------------------------------------------------
+
+def check_smooth_labels(smooth_labels):
+    targets = np.array([[0, 1, 0, 0], [1, 0, 0, 0]], dtype="float32")
+    _close(smooth_labels(targets, 0.1), [[0.025, 0.925, 0.025, 0.025], [0.925, 0.025, 0.025, 0.025]],
+           "smooth_labels(one_hot, 0.1) on 4 classes")
+    _close(smooth_labels(targets, 0.0), targets, "smooth_labels(one_hot, 0.0)")
+
+
+def check_label_smoothing_loss(loss, smoothing: float = 0.1):
+    """The loss smooths its targets by ``smoothing`` and equals the formula on an example."""
+    assert isinstance(loss, keras.losses.CategoricalCrossentropy), (
+        f"use keras.losses.CategoricalCrossentropy (one-hot targets), not {type(loss).__name__}")
+    assert abs(loss.get_config()["label_smoothing"] - smoothing) < 1e-9, (
+        f"label_smoothing is {loss.get_config()['label_smoothing']}, want {smoothing}")
+    y_true = np.eye(10, dtype="float32")[[3, 7]]
+    y_pred = np.full((2, 10), 0.05, dtype="float32")
+    y_pred[0, 3], y_pred[1, 1] = 0.55, 0.55  # one right, one wrong
+    smoothed = y_true * (1 - smoothing) + smoothing / 10
+    expected = -(smoothed * np.log(y_pred)).sum(axis=1).mean()
+    actual = float(keras.ops.convert_to_numpy(loss(y_true, y_pred)))
+    _close(actual, expected, "the loss on a hand-made example", atol=1e-4)
+
+
+# --- lesson 05: AdamW ---------------------------------------------------------------
+
+def check_adamw(optimizer, weight_decay: float = 0.05):
+    """AdamW with decoupled decay: with a zero gradient, one step shrinks w by lr * wd * w."""
+    assert isinstance(optimizer, keras.optimizers.AdamW), (
+        f"expected keras.optimizers.AdamW, got {type(optimizer).__name__}")
+    assert abs(optimizer.weight_decay - weight_decay) < 1e-9, (
+        f"weight_decay is {optimizer.weight_decay}, want {weight_decay}")
+    config = optimizer.get_config()
+    toy = keras.optimizers.AdamW.from_config(config)
+    weight = keras.Variable(np.array([1.0, -2.0], dtype="float32"), name="toy_kernel")
+    toy.apply_gradients([(keras.ops.zeros((2,)), weight)])
+    lr = float(keras.ops.convert_to_numpy(toy.learning_rate))
+    # Adam's part is zero for a zero gradient; an L2 term in the gradient would
+    # move w by about lr (Adam normalises it), decoupled decay by lr * wd * w.
+    _close(keras.ops.convert_to_numpy(weight), np.array([1.0, -2.0]) * (1 - lr * weight_decay),
+           "the weight after one AdamW step with a zero gradient", atol=1e-7)
+
+
+# --- lesson 06: callbacks -------------------------------------------------------------
+
+CALLBACK_FIELDS = ("monitor", "patience", "factor", "restore_best_weights", "save_best_only")
+
+
+def describe_callbacks(callbacks) -> list[dict]:
+    """What the callback check looks at, as plain data: class name and settings."""
+    return [{"class": type(c).__name__,
+             **{f: getattr(c, f) for f in CALLBACK_FIELDS if isinstance(
+                 getattr(c, f, None), (int, float, str, bool))}}
+            for c in callbacks]
+
+
+def check_callbacks(callbacks, patience: int = 5):
+    """ReduceLROnPlateau, EarlyStopping (patience 5, best weights), checkpoint, CSV log."""
+    described = [c if isinstance(c, dict) else describe_callbacks([c])[0] for c in callbacks]
+    kinds = {c["class"]: c for c in described}
+    for needed in ("ReduceLROnPlateau", "EarlyStopping", "ModelCheckpoint", "CSVLogger"):
+        assert needed in kinds, f"no {needed} in the callbacks (got {sorted(kinds)})"
+    for name in ("ReduceLROnPlateau", "EarlyStopping", "ModelCheckpoint"):
+        monitor = kinds[name].get("monitor")
+        assert monitor == "val_loss", f"{name} monitors {monitor!r}: monitor 'val_loss'"
+    reduce, stop, checkpoint = kinds["ReduceLROnPlateau"], kinds["EarlyStopping"], kinds["ModelCheckpoint"]
+    assert 0 < reduce["factor"] < 1, f"ReduceLROnPlateau factor {reduce['factor']} must lie in (0, 1)"
+    assert stop["patience"] == patience, f"EarlyStopping patience {stop['patience']}, want {patience}"
+    assert stop["restore_best_weights"], "EarlyStopping must restore the best weights"
+    assert reduce["patience"] < stop["patience"], (
+        f"ReduceLROnPlateau patience ({reduce['patience']}) must be below EarlyStopping's "
+        f"({stop['patience']}), or training stops before the learning rate ever drops")
+    assert checkpoint["save_best_only"], (
+        "ModelCheckpoint should keep the best model (save_best_only=True)")
+
+
+def check_final_recipe(model, optimizer, loss, callbacks):
+    """The capstone: augmentation, dropout 0.5 without L2, AdamW 0.05, smoothing 0.1, callbacks."""
+    check_baseline_structure(model)
+    augmentation = [layer for layer in model.layers if layer.name == "augmentation"]
+    assert augmentation, "no augmentation block (a layer named 'augmentation') in front of the network"
+    check_augmentation_structure(augmentation[0])
+    drops = _layers_of(model, keras.layers.Dropout)
+    assert len(drops) == 1 and abs(drops[0].rate - 0.5) < 1e-9, "one Dropout(0.5) before the classifier"
+    with_l2 = [layer.name for layer in model.layers if getattr(layer, "kernel_regularizer", None)]
+    assert not with_l2, f"AdamW decays the weights: drop the L2 penalty (still on {with_l2})"
+    check_adamw(optimizer, 0.05)
+    check_label_smoothing_loss(loss, 0.1)
+    check_callbacks(callbacks)
+
+
+# --- lessons 07 and 08 -----------------------------------------------------------------
+
+def check_cat_dog_confusion(cat_dog_confusion):
+    cat, dog = CLASS_NAMES.index("cat"), CLASS_NAMES.index("dog")
+    matrix = np.diag(np.full(10, 50))
+    matrix[cat, cat], matrix[cat, dog], matrix[cat, 0] = 30, 15, 5
+    matrix[dog, dog], matrix[dog, cat] = 40, 10
+    result = cat_dog_confusion(matrix)
+    _close([result["cat_as_dog"], result["dog_as_cat"]], [0.3, 0.2],
+           "cat_as_dog and dog_as_cat on a hand-made matrix")
+
+
+def check_ablation_deltas(ablation_deltas):
+    result = ablation_deltas({"baseline": 0.5, "augmentation": 0.6, "dropout": 0.55})
+    assert list(result) == ["augmentation", "dropout"], (
+        f"one delta per stage after the first, in order: got keys {list(result)}")
+    _close(list(result.values()), [0.1, -0.05], "the deltas")
+
+
+def recompute_test_accuracy(model, x_test, y_test) -> float:
+    probabilities = predict_proba(model, x_test)
+    assert np.all(np.isfinite(probabilities)), (
+        "the model outputs NaN: training diverged (the loss became NaN). Lower the learning "
+        "rate, or look for a division by zero or a log of zero in your code")
+    return float((probabilities.argmax(axis=1) == np.ravel(y_test)).mean())
+
+
+def check_test_accuracy(model, stage: str, profile=None, data=None, references=None) -> str:
+    """Recompute the model's test accuracy and compare it with the stage's reference band."""
+    from ..training import prepare_data
+
+    profile = get_profile(profile)
+    data = data or prepare_data(profile)
+    accuracy = recompute_test_accuracy(model, data.x_test, data.y_test)
+    if profile.synthetic:
+        assert accuracy >= SMOKE_MINIMUM_ACCURACY, (
+            f"smoke profile: test accuracy {accuracy:.3f} is no better than chance")
+        return f"smoke profile (no reference): test accuracy {accuracy:.3f}, better than chance"
+    references = references if references is not None else load_references()
+    measured_on = references.get("profiles", {}).get(profile.name, {}).get("provenance", {})
+    expected_data = measured_on.get("data", {}).get("sha256")
+    same_data = data.source is not None and data.source.sha256 == expected_data
+    if os.environ.get(GRADING_ENV):
+        # Under the grader the data must be the references' own copy; a student
+        # elsewhere (Colab's keras download) gets comparable, not identical, figures.
+        assert same_data, (
+            f"the test data (sha256 {getattr(data.source, 'sha256', None)}) is not the data the "
+            f"{profile.name} references were measured on (sha256 {expected_data}): set "
+            f"CIFAR_COURSE_DATA to the course's CIFAR-10 copy")
+    band = reference_band(stage, profile.name, references=references)
+    assert band.low <= accuracy, (
+        f"test accuracy {accuracy:.4f} is below the {profile.name} reference band of stage "
+        f"{stage!r}: {band.describe()}")
+    note = "" if same_data else " (measured on another copy of CIFAR-10 than the references)"
+    return f"test accuracy {accuracy:.4f} within the reference band: {band.describe()}{note}"

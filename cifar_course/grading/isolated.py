@@ -1,0 +1,206 @@
+"""Run a check in a fresh Python process: what hidden tests use.
+
+A student's notebook can redefine names, monkeypatch keras or numpy, or edit
+files. A hidden test therefore hands the check only data (the model saved as a
+``.keras`` file, losses and optimizers as their keras configs, the outputs a
+student's function gave on the check's own inputs) to a new interpreter started
+with ``python -I`` (no PYTHONPATH, no user site, not the notebook's folder) and
+a scrubbed environment. That process imports the checks from the installed
+package, verifies the reference metrics file against the digest the hidden test
+pins, loads models with ``safe_mode``, and decides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+# Environment variables the fresh process keeps; everything else is dropped.
+KEPT_ENVIRONMENT = ("PATH", "HOME", "LANG", "TMPDIR", "CIFAR_COURSE_DATA", "CIFAR_COURSE_CACHE",
+                    "CIFAR_COURSE_PROFILE", "CIFAR_COURSE_GRADING", "OMP_NUM_THREADS",
+                    "CUDA_VISIBLE_DEVICES")
+DEFAULT_TIMEOUT_S = 900
+
+
+class _Recorder:
+    """Wraps a student's function and records what it returned, call by call."""
+
+    def __init__(self, function):
+        self.function, self.outputs = function, []
+
+    def __call__(self, *args, **kwargs):
+        output = self.function(*args, **kwargs)
+        self.outputs.append(_to_json(output))
+        return output
+
+
+class _Replay:
+    """Stands in for the student's function in the fresh process: returns the recorded outputs."""
+
+    def __init__(self, outputs):
+        self.outputs = list(outputs)
+
+    def __call__(self, *args, **kwargs):
+        assert self.outputs, "the function was called more times than when it was recorded"
+        return _from_json(self.outputs.pop(0))
+
+
+def _to_json(value):
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {"dict": {str(k): _to_json(v) for k, v in value.items()}}
+    if isinstance(value, (list, tuple)):
+        return {"list": [_to_json(v) for v in value]}
+    if hasattr(value, "shape") or isinstance(value, (int, float, np.generic)):
+        import keras
+
+        return {"array": np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float64).tolist()}
+    if value is None or isinstance(value, (str, bool)):
+        return {"plain": value}
+    raise TypeError(f"cannot send a {type(value).__name__} to the checker")
+
+
+def _from_json(value):
+    import numpy as np
+
+    (kind, inner), = value.items()
+    if kind == "dict":
+        return {k: _from_json(v) for k, v in inner.items()}
+    if kind == "list":
+        return [_from_json(v) for v in inner]
+    if kind == "array":
+        return np.asarray(inner)
+    return inner
+
+
+def _encode_arguments(check: str, arguments: dict, folder: Path) -> dict:
+    """Turn a check's arguments into data the fresh process can rebuild without running code."""
+    import keras
+
+    from . import checks
+
+    # A fresh copy of the checks module: the notebook may have replaced names in
+    # the imported one (the verdict is taken elsewhere; this copy only drives the calls).
+    checks = _fresh_module(checks)
+    encoded, functions = {}, {}
+    for name, value in arguments.items():
+        if isinstance(value, keras.Model):
+            path = folder / f"{name}.keras"
+            value.save(path)
+            encoded[name] = {"model": str(path)}
+        elif isinstance(value, (keras.losses.Loss, keras.optimizers.Optimizer)):
+            encoded[name] = {"keras_object": keras.saving.serialize_keras_object(value)}
+        elif isinstance(value, (list, tuple)) and value and all(
+                isinstance(v, keras.callbacks.Callback) for v in value):
+            encoded[name] = {"callbacks": checks.describe_callbacks(value)}
+        elif callable(value):
+            functions[name] = _Recorder(value)
+        else:
+            encoded[name] = {"value": _to_json(value)}
+    if functions:
+        # Drive the student's function with the check's own inputs, here; the
+        # verdict is taken in the fresh process from the recorded outputs.
+        try:
+            getattr(checks, check)(**{**arguments, **functions})
+        except AssertionError:
+            pass
+        for name, recorder in functions.items():
+            encoded[name] = {"replay": recorder.outputs}
+    return encoded
+
+
+def _fresh_module(module):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(module.__name__, module.__file__)
+    fresh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fresh)
+    return fresh
+
+
+def _decode_arguments(encoded: dict) -> dict:
+    import keras
+
+    decoded = {}
+    for name, item in encoded.items():
+        (kind, value), = item.items()
+        if kind == "model":
+            decoded[name] = keras.saving.load_model(value, safe_mode=True)
+        elif kind == "keras_object":
+            decoded[name] = keras.saving.deserialize_keras_object(value, safe_mode=True)
+        elif kind == "callbacks":
+            decoded[name] = value
+        elif kind == "replay":
+            decoded[name] = _Replay(value)
+        else:
+            decoded[name] = _from_json(value)
+    return decoded
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def run_isolated(check: str, *, references_sha256: str | None = None,
+                 timeout: float = DEFAULT_TIMEOUT_S, **arguments) -> str:
+    """Run ``checks.<check>(**arguments)`` in a fresh process; AssertionError if it fails.
+
+    ``references_sha256`` pins the reference metrics file: the check fails if
+    the installed file differs (edited from a notebook, or stale).
+    """
+    from ..profiles import PROFILE_ENV, default_profile_name
+
+    with tempfile.TemporaryDirectory(prefix="cifar-course-check-") as folder:
+        request = {"check": check, "references_sha256": references_sha256,
+                   "arguments": _encode_arguments(check, arguments, Path(folder))}
+        request_file = Path(folder) / "request.json"
+        request_file.write_text(json.dumps(request))
+        environment = {k: os.environ[k] for k in KEPT_ENVIRONMENT if k in os.environ}
+        environment.update(KERAS_BACKEND="torch", MPLBACKEND="Agg",
+                           **{PROFILE_ENV: default_profile_name()})
+        try:
+            done = subprocess.run(
+                [sys.executable, "-I", "-m", "cifar_course.grading.isolated", str(request_file)],
+                env=environment, cwd=folder, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the check {check} took over {timeout:.0f} s") from None
+    verdict = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    try:
+        result = json.loads(verdict)
+    except json.JSONDecodeError:
+        raise RuntimeError(f"the isolated check {check} crashed:\n{done.stderr[-3000:]}") from None
+    if not result["passed"]:
+        raise AssertionError(result["message"])
+    print(result["message"] or f"{check}: passed")
+    return result["message"]
+
+
+def _main(request_file: str) -> int:
+    from .. import models, references  # noqa: F401  (models registers the custom layers)
+    from . import checks
+
+    request = json.loads(Path(request_file).read_text())
+    try:
+        pinned = request["references_sha256"]
+        if pinned is not None:
+            actual = file_sha256(references.shipped_references_path())
+            assert actual == pinned, (
+                f"the reference metrics file {references.shipped_references_path()} was changed "
+                f"(sha256 {actual[:12]}..., the grader expects {pinned[:12]}...): reinstall "
+                f"cifar-course; references are written only by `cifar-course references run`")
+        message = getattr(checks, request["check"])(**_decode_arguments(request["arguments"]))
+        result = {"passed": True, "message": message if isinstance(message, str) else ""}
+    except AssertionError as error:
+        result = {"passed": False, "message": str(error) or f"{request['check']} failed"}
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1]))

@@ -1,0 +1,129 @@
+"""Student notebooks from the instructor's: nbgrader's ``generate_assignment``.
+
+``solutions/NN_name.ipynb`` are the single source. Each is one nbgrader
+assignment (id ``NN_name``); its student version, with solution regions
+replaced and hidden tests removed, is written to ``lessons/NN_name.ipynb``.
+Needs the ``grader`` extra (nbgrader).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from .isolated import file_sha256
+
+PIN = re.compile(r'references_sha256="[0-9a-f]{64}"')
+
+
+def lesson_ids(solutions: str | Path) -> list[str]:
+    return sorted(p.stem for p in Path(solutions).glob("[0-9][0-9]_*.ipynb"))
+
+
+def pin_references(solutions: str | Path, digest: str | None = None) -> list[str]:
+    """Pin the shipped references' SHA-256 in the hidden tests; return the notebooks changed."""
+    from ..references import shipped_references_path
+
+    digest = digest or file_sha256(shipped_references_path())
+    changed = []
+    for path in sorted(Path(solutions).glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        touched = False
+        for cell in notebook.cells:
+            pinned = PIN.sub(f'references_sha256="{digest}"', cell.source)
+            if pinned != cell.source:
+                cell.source, touched = pinned, True
+        if touched:
+            nbformat.write(notebook, path)
+            changed.append(path.name)
+    return changed
+
+
+def pinned_digests(solutions: str | Path) -> set[str]:
+    found = set()
+    for path in Path(solutions).glob("*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            found.update(m.group(0)[19:-1] for m in PIN.finditer(cell.source))
+    return found
+
+
+def stage_course(solutions: str | Path, course: str | Path) -> list[str]:
+    """Copy each solution into ``course/source/<id>/<id>.ipynb``, nbgrader's layout."""
+    ids = lesson_ids(solutions)
+    for lesson in ids:
+        target = Path(course) / "source" / lesson
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(Path(solutions) / f"{lesson}.ipynb", target / f"{lesson}.ipynb")
+    return ids
+
+
+def nbgrader_api(course: str | Path, **config):
+    """An NbGraderAPI on ``course`` (its nbgrader_config.py is read if present)."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    # nbgrader runs `alembic` (its gradebook migrations) from PATH: make it the
+    # one beside this interpreter, even in a virtual environment not activated.
+    here = str(Path(sys.executable).parent)
+    if here not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = here + os.pathsep + os.environ.get("PATH", "")
+
+    settings = Config()
+    config_file = Path(course) / "nbgrader_config.py"
+    if config_file.exists():
+        settings.merge(PyFileConfigLoader(config_file.name, str(config_file.parent)).load_config())
+    for key, value in config.items():
+        section, name = key.split(".")
+        settings[section][name] = value
+    settings.CourseDirectory.root = str(Path(course).resolve())
+    return NbGraderAPI(coursedir=CourseDirectory(config=settings), config=settings)
+
+
+def release(solutions: str | Path, course: str | Path) -> dict[str, Path]:
+    """generate_assignment for every lesson into ``course`` (its gradebook records them)."""
+    api = nbgrader_api(course)
+    released = {}
+    for lesson in stage_course(solutions, course):
+        outcome = api.generate_assignment(lesson, force=True)
+        if not outcome["success"]:
+            raise RuntimeError(f"nbgrader generate_assignment {lesson} failed:\n{outcome['log']}")
+        released[lesson] = Path(course) / "release" / lesson / f"{lesson}.ipynb"
+    return released
+
+
+def build_lessons(solutions: str | Path, lessons: str | Path) -> list[Path]:
+    """Regenerate ``lessons/`` from ``solutions/`` (in a throw-away nbgrader course)."""
+    lessons = Path(lessons)
+    lessons.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="cifar-course-release-") as course:
+        released = release(solutions, course)
+        written = []
+        for lesson, path in released.items():
+            shutil.copyfile(path, lessons / path.name)
+            written.append(lessons / path.name)
+    return written
+
+
+def fill_in_solutions(released, solution) -> nbformat.NotebookNode:
+    """A correct submission: the released notebook with the solutions typed into its answer cells.
+
+    For trying the grader (tests, benchmarks, an instructor's dry run).
+    """
+    released = nbformat.read(released, as_version=4) if isinstance(released, (str, Path)) else released
+    solution = nbformat.read(solution, as_version=4) if isinstance(solution, (str, Path)) else solution
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in solution.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    for cell in released.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = "\n".join(line for line in answers[grade_id].splitlines()
+                                    if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+    return released

@@ -1,0 +1,281 @@
+"""The real nbgrader, end to end: release, collect, autograde (in parallel), flags, export.
+
+One class of students, each a kind of submission, graded once for the module
+(smoke profile: the grading machinery is under test here, not the metrics).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from notebooks import REPO, SOLUTIONS, nbgrader_meta
+
+pytest.importorskip("nbgrader", reason="autograding needs nbgrader: pip install -e '.[dev]'")
+
+LESSON = "00_setup_and_data"  # no training: the cheapest lesson, 5 points
+TRAINING_LESSON = "05_adamw"  # 10 points: a structure test and a metric test
+
+
+def filled_in(lesson: str, course: Path) -> nbformat.NotebookNode:
+    from cifar_course.grading.lessons import fill_in_solutions
+
+    return fill_in_solutions(course / "release" / lesson / f"{lesson}.ipynb",
+                             SOLUTIONS / f"{lesson}.ipynb")
+
+
+def insert_after_answers(notebook, source: str) -> nbformat.NotebookNode:
+    """A student's extra cell, right after the last answer cell."""
+    last = max(i for i, c in enumerate(notebook.cells) if nbgrader_meta(c).get("solution"))
+    notebook.cells.insert(last + 1, nbformat.v4.new_code_cell(source))
+    return notebook
+
+
+def write(notebook, folder: Path, lesson: str = LESSON) -> Path:
+    path = folder / lesson / f"{lesson}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+    return path
+
+
+def first_test_cell(notebook):
+    return next(c for c in notebook.cells if nbgrader_meta(c).get("grade"))
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Release, make one submission per case, autograde with --jobs 2; return what came out."""
+    from cifar_course.grading import autograde
+    from cifar_course.grading.lessons import release
+
+    root = tmp_path_factory.mktemp("grading")
+    course = root / "course"
+    course.mkdir()
+    shutil.copy(REPO / "autograder" / "nbgrader_config.py", course)
+    solutions = root / "solutions"
+    solutions.mkdir()
+    for lesson in (LESSON, TRAINING_LESSON):
+        shutil.copy(SOLUTIONS / f"{lesson}.ipynb", solutions)
+    release(solutions, course)
+
+    subs = root / "submissions"
+    correct = filled_in(LESSON, course)
+    write(correct, subs / "correct")
+    write(filled_in(TRAINING_LESSON, course), subs / "correct", TRAINING_LESSON)
+    write(nbformat.read(course / "release" / LESSON / f"{LESSON}.ipynb", as_version=4), subs / "untouched")
+
+    edited = filled_in(LESSON, course)
+    first_test_cell(edited).source = "pass  # the test, made to pass"
+    write(edited, subs / "edited")
+    deleted = filled_in(LESSON, course)
+    deleted.cells.remove(first_test_cell(deleted))
+    write(deleted, subs / "deleted")
+
+    write(insert_after_answers(filled_in(LESSON, course), "while True:\n    pass"), subs / "endless")
+    write(insert_after_answers(filled_in(LESSON, course), "import os\nos._exit(1)"), subs / "dies")
+    (subs / "notjson" / LESSON).mkdir(parents=True)
+    (subs / "notjson" / LESSON / f"{LESSON}.ipynb").write_text('{"cells": [ oops')
+    write(filled_in(TRAINING_LESSON, course), subs / "notjson", TRAINING_LESSON)
+
+    # Wrong answer plus every trick on the checks: a no-op check, numpy's
+    # comparison forced true, and the references file rewritten.
+    cheat = filled_in(LESSON, course)
+    for cell in cheat.cells:
+        if nbgrader_meta(cell).get("grade_id") == "channel_statistics":
+            cell.source = ("import numpy as np\ndef channel_statistics(images):\n"
+                           "    return np.zeros(3), np.ones(3)\n")
+    insert_after_answers(cheat, """
+import numpy as np
+from cifar_course.grading import checks
+from cifar_course.references import shipped_references_path
+checks.check_channel_statistics = lambda *args, **kwargs: None
+np.allclose = lambda *args, **kwargs: True
+path = shipped_references_path()
+try:
+    path.write_text(path.read_text().replace('"mean": 0.', '"mean": 0.0'))
+except OSError:
+    pass
+""")
+    write(cheat, subs / "cheater")
+
+    diverges = filled_in(TRAINING_LESSON, course)
+    for cell in diverges.cells:
+        if nbgrader_meta(cell).get("grade_id") == "make_optimizer":
+            cell.source = ("import keras\ndef make_optimizer(learning_rate):\n"
+                           "    return keras.optimizers.AdamW(learning_rate=1e12, weight_decay=0.05)\n")
+    write(diverges, subs / "diverges", TRAINING_LESSON)
+
+    # A zip of a flat folder: the other collect path.
+    with zipfile.ZipFile(subs / "zipped.zip", "w") as archive:
+        archive.writestr(f"work/{LESSON}.ipynb", nbformat.writes(correct))
+
+    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in subs.rglob("*") if p.is_file()}
+    references = (REPO / "cifar_course" / "references" / "references.json").read_bytes()
+    try:
+        autograde.collect(subs, course)
+        # The endless cell must hit the timeout; make it short for the test.
+        config = course / "nbgrader_config.py"
+        config.write_text(config.read_text().replace("c.Execute.timeout = 600", "c.Execute.timeout = 60"))
+        students = sorted(p.name for p in (course / "submitted").iterdir() if p.name != "cheater")
+        seconds = autograde.autograde_all(course, students, jobs=2, profile="smoke",
+                                          log=lambda *a: None)
+        # The cheater rewrites the installed references: graded alone, so that
+        # no other student's hidden test runs while the file is altered.
+        autograde.autograde_all(course, ["cheater"], profile="smoke", log=lambda *a: None)
+        rows = autograde.export_csv(course, root / "grades.csv")
+    finally:
+        restored = (REPO / "cifar_course" / "references" / "references.json")
+        if restored.read_bytes() != references:
+            restored.write_bytes(references)
+    after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in subs.rglob("*") if p.is_file()}
+    scores = {(r["student"], r["lesson"]): r for r in rows}
+    return {"course": course, "root": root, "subs": subs, "scores": scores, "before": before,
+            "after": after, "seconds": seconds}
+
+
+def score(graded, student, lesson=LESSON):
+    return graded["scores"][(student, lesson)]["score"]
+
+
+def problems(graded, student, lesson=LESSON):
+    return graded["scores"][(student, lesson)]["problems"]
+
+
+def test_correct_submission_gets_full_points(graded):
+    assert score(graded, "correct") == 5
+    assert score(graded, "correct", TRAINING_LESSON) == 10
+    assert score(graded, "zipped") == 5
+
+
+def test_untouched_release_gets_zero_without_crashing(graded):
+    assert score(graded, "untouched") == 0
+    assert (graded["course"] / "autograded" / "untouched" / LESSON / f"{LESSON}.ipynb").exists()
+
+
+def test_edited_or_deleted_test_cell_is_flagged_and_scores_nothing(graded):
+    assert score(graded, "edited") == 0
+    assert "test_channel_statistics was edited" in problems(graded, "edited")
+    assert score(graded, "deleted") == 0
+    assert "test_channel_statistics was deleted" in problems(graded, "deleted")
+
+
+def test_endless_cell_times_out_and_the_rest_is_graded(graded):
+    assert score(graded, "endless") == 5
+    autograded = nbformat.read(graded["course"] / "autograded" / "endless" / LESSON / f"{LESSON}.ipynb", as_version=4)
+    names = [o.get("ename") for c in autograded.cells for o in c.get("outputs", [])]
+    assert "CellTimeoutError" in names
+
+
+def test_dead_kernel_is_graded_as_far_as_it_got(graded):
+    assert score(graded, "dies") == 0  # died before its test cell ran: no free points
+    autograded = nbformat.read(graded["course"] / "autograded" / "dies" / LESSON / f"{LESSON}.ipynb", as_version=4)
+    names = [o.get("ename") for c in autograded.cells for o in c.get("outputs", [])]
+    assert "KernelDied" in names
+    assert score(graded, "correct") == 5  # the others were graded
+
+
+def test_invalid_json_is_a_clear_error_for_that_student_only(graded):
+    assert score(graded, "notjson") == 0
+    assert "not JSON" in problems(graded, "notjson")
+    assert score(graded, "notjson", TRAINING_LESSON) == 10
+
+
+def test_cheating_on_checks_or_references_changes_nothing(graded):
+    assert score(graded, "cheater") == 0
+
+
+def test_diverging_training_fails_with_a_clear_message(graded):
+    assert score(graded, "diverges", TRAINING_LESSON) == 5  # the structure test still passes
+    from cifar_course.grading.autograde import generate_feedback
+
+    html = "".join(p.read_text() for p in generate_feedback(graded["course"], ["diverges"]))
+    assert "training diverged" in html
+
+
+def test_submissions_are_never_modified(graded):
+    assert graded["before"] == graded["after"]
+
+
+def test_regrading_sequentially_gives_the_same_grades(graded):
+    from cifar_course.grading import autograde
+
+    course = graded["course"]
+    students = ["correct", "untouched", "edited", "dies"]
+    autograde.autograde_all(course, students, jobs=1, profile="smoke", log=lambda *a: None)
+    again = {(r["student"], r["lesson"]): r["score"]
+             for r in autograde.export_csv(course, graded["root"] / "again.csv")}
+    for key, row in graded["scores"].items():
+        if key[0] in students:
+            assert again[key] == row["score"], key
+
+
+def test_csv_export_has_every_student_and_lesson(graded):
+    with open(graded["root"] / "grades.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    students = {r["student"] for r in rows}
+    assert {"correct", "untouched", "cheater", "notjson", "zipped"} <= students
+    assert all(r["max_score"] for r in rows)
+
+
+def test_gradebook_stays_readable_after_a_killed_grader(graded):
+    from nbgrader.api import Gradebook
+
+    course = graded["course"]
+    worker = subprocess.Popen([sys.executable, "-m", "cifar_course.grading.autograde", str(course),
+                               "correct"], cwd=course)
+    try:
+        worker.wait(timeout=8)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        assert {s.id for s in gradebook.students} >= {"correct", "untouched"}
+
+
+def test_instructor_commands_grade_three_students(tmp_path):
+    """The README's instructor section, as commands: release, autograde a class, CSV."""
+    from cifar_course.grading.lessons import fill_in_solutions
+
+    solutions = tmp_path / "solutions"
+    solutions.mkdir()
+    shutil.copy(SOLUTIONS / f"{LESSON}.ipynb", solutions)
+    course = tmp_path / "autograder"
+    course.mkdir()
+    shutil.copy(REPO / "autograder" / "nbgrader_config.py", course)
+    cli = [sys.executable, "-m", "cifar_course.cli", "grade"]
+    subprocess.run(cli + ["release", "--course", str(course), "--solutions", str(solutions)],
+                   check=True, capture_output=True)
+    released = course / "release" / LESSON / f"{LESSON}.ipynb"
+    subs = tmp_path / "submissions"
+    nbformat.write(fill_in_solutions(released, SOLUTIONS / f"{LESSON}.ipynb"),
+                   (subs / "ada").mkdir(parents=True) or subs / "ada" / f"{LESSON}.ipynb")
+    (subs / "bob").mkdir()
+    shutil.copy(released, subs / "bob" / f"{LESSON}.ipynb")
+    (subs / "eve").mkdir()
+    (subs / "eve" / f"{LESSON}.ipynb").write_text("not a notebook")
+    done = subprocess.run(cli + ["autograde", str(subs), "--course", str(course), "--jobs", "2",
+                                 "--profile", "smoke", "--csv", str(tmp_path / "grades.csv")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with open(tmp_path / "grades.csv") as handle:
+        rows = {r["student"]: r for r in csv.DictReader(handle)}
+    assert (float(rows["ada"]["score"]), float(rows["bob"]["score"]), float(rows["eve"]["score"])) == (5, 0, 0)
+    assert "not JSON" in rows["eve"]["problems"]
+    assert "ada: 5 / 5" in done.stdout
+    assert list((course / "feedback" / "ada" / LESSON).glob("*.html"))
+
+
+def test_autograde_without_release_says_what_to_do(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "cifar_course.cli", "grade", "autograde",
+                           str(tmp_path), "--course", str(tmp_path / "nowhere")],
+                          capture_output=True, text=True)
+    assert done.returncode != 0 and "cifar-course grade release" in done.stderr

@@ -1,0 +1,115 @@
+"""The checks pass the right answer and catch the usual wrong ones."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from cifar_course.augmentation import build_augmentation
+from cifar_course.grading import checks
+from cifar_course.grading.isolated import run_isolated
+from cifar_course.models import build_baseline_cnn
+from cifar_course.training import synthetic_cifar
+
+
+def plain_block(x, filters, l2=0.0, name="block", bn=True, pool=True):
+    for i in (1, 2):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv{i}")(x)
+        if bn:
+            x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
+        x = layers.ReLU(name=f"{name}_relu{i}")(x)
+    return layers.MaxPooling2D(2, name=f"{name}_pool")(x) if pool else x
+
+
+def test_structure_accepts_the_course_model_and_a_plain_keras_one():
+    checks.check_baseline_structure(build_baseline_cnn())
+    checks.check_baseline_structure(build_baseline_cnn(block=plain_block))
+
+
+@pytest.mark.parametrize("broken, message", [
+    (lambda x, f, l2=0.0, name="b": plain_block(x, f, l2, name, bn=False), "layer order"),
+    (lambda x, f, l2=0.0, name="b": plain_block(x, f * 2, l2, name), "filters"),
+])
+def test_structure_catches_a_wrong_block(broken, message):
+    with pytest.raises(AssertionError, match=message):
+        checks.check_baseline_structure(build_baseline_cnn(block=broken))
+
+
+def test_augmentation_checks():
+    images, _ = synthetic_cifar(32)
+    checks.check_augmentation_structure(build_augmentation(seed=0))
+    checks.check_augmentation_behaviour(build_augmentation(seed=0), images)
+    vertical = keras.Sequential([layers.RandomFlip("vertical")])
+    with pytest.raises(AssertionError):
+        checks.check_augmentation_structure(vertical)
+    noisy = keras.Sequential([layers.GaussianNoise(0.5)])  # a training-only layer passes
+    checks.check_augmentation_behaviour(noisy, images)
+    always = keras.Sequential([layers.Rescaling(0.5)])  # changes images at inference too
+    with pytest.raises(AssertionError, match="inference"):
+        checks.check_augmentation_behaviour(always, images)
+
+
+def test_regularization_check():
+    images, _ = synthetic_cifar(16)
+    checks.check_regularization(build_baseline_cnn(dropout=0.5, l2=2.5e-4), images=images)
+    with pytest.raises(AssertionError, match="dropout rate"):
+        checks.check_regularization(build_baseline_cnn(dropout=0.3, l2=2.5e-4))
+    with pytest.raises(AssertionError, match="L2"):
+        checks.check_regularization(build_baseline_cnn(dropout=0.5))
+
+
+def test_label_smoothing_checks():
+    checks.check_label_smoothing_loss(keras.losses.CategoricalCrossentropy(label_smoothing=0.1))
+    with pytest.raises(AssertionError):
+        checks.check_label_smoothing_loss(keras.losses.CategoricalCrossentropy())
+    checks.check_smooth_labels(lambda y, e: y * (1 - e) + e / y.shape[-1])
+    with pytest.raises(AssertionError):
+        checks.check_smooth_labels(lambda y, e: y * (1 - e) + e)  # forgot to divide by K
+
+
+def test_adamw_check_tells_decoupled_decay_from_l2():
+    checks.check_adamw(keras.optimizers.AdamW(1e-3, weight_decay=0.05))
+    with pytest.raises(AssertionError, match="AdamW"):
+        checks.check_adamw(keras.optimizers.Adam(1e-3))
+    with pytest.raises(AssertionError, match="weight_decay"):
+        checks.check_adamw(keras.optimizers.AdamW(1e-3, weight_decay=0.004))
+
+
+def test_callbacks_check(tmp_path):
+    good = [keras.callbacks.ReduceLROnPlateau(patience=2),
+            keras.callbacks.EarlyStopping(patience=5, restore_best_weights=True),
+            keras.callbacks.ModelCheckpoint(str(tmp_path / "b.keras"), save_best_only=True),
+            keras.callbacks.CSVLogger(str(tmp_path / "h.csv"))]
+    checks.check_callbacks(good)
+    late = [keras.callbacks.ReduceLROnPlateau(patience=6)] + good[1:]
+    with pytest.raises(AssertionError, match="below EarlyStopping"):
+        checks.check_callbacks(late)
+    forgetful = good[:1] + [keras.callbacks.EarlyStopping(patience=5)] + good[2:]
+    with pytest.raises(AssertionError, match="restore"):
+        checks.check_callbacks(forgetful)
+
+
+def test_metric_check_recomputes_and_compares_with_the_band():
+    from cifar_course.training import prepare_data
+
+    data = prepare_data("smoke")
+    untrained = build_baseline_cnn()
+    with pytest.raises(AssertionError, match="chance"):
+        # An untrained network is at chance; the smoke check asks for better.
+        checks.check_test_accuracy(untrained, "baseline", "smoke", data)
+
+
+def test_isolated_run_decides_in_a_fresh_process(monkeypatch):
+    run_isolated("check_smooth_labels", smooth_labels=lambda y, e: y * (1 - e) + e / y.shape[-1])
+    monkeypatch.setattr(np, "allclose", lambda *a, **k: True)  # a cheat in this process
+    monkeypatch.setattr(checks, "check_smooth_labels", lambda *a, **k: None)
+    with pytest.raises(AssertionError, match="smooth_labels"):
+        run_isolated("check_smooth_labels", smooth_labels=lambda y, e: y)
+
+
+def test_isolated_run_refuses_edited_references():
+    with pytest.raises(AssertionError, match="was changed"):
+        run_isolated("check_ablation_deltas", references_sha256="0" * 64,
+                     ablation_deltas=lambda a: {})

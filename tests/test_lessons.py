@@ -1,0 +1,120 @@
+"""The lessons: one source (solutions/), generated student versions (lessons/), both runnable."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import nbformat
+import pytest
+
+from notebooks import LESSON_IDS, LESSONS, SOLUTIONS, execute, graded_cells, nbgrader_meta
+
+nbgrader = pytest.importorskip("nbgrader", reason="the lessons' tests need nbgrader: pip install -e '.[dev]'")
+
+ALL_NOTEBOOKS = sorted(SOLUTIONS.glob("*.ipynb")) + sorted(LESSONS.glob("*.ipynb"))
+
+
+def test_nine_lessons_on_each_side():
+    assert sorted(p.stem for p in SOLUTIONS.glob("*.ipynb")) == LESSON_IDS
+    assert sorted(p.stem for p in LESSONS.glob("*.ipynb")) == LESSON_IDS
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_committed_without_outputs(path):
+    notebook = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code":
+            assert not cell.outputs, f"{path.name} cell {index} has outputs: clear them"
+            assert cell.execution_count is None, f"{path.name} cell {index} has an execution count"
+
+
+@pytest.mark.parametrize("lesson", LESSON_IDS)
+def test_graded_cells_carry_nbgrader_metadata(lesson):
+    notebook = nbformat.read(SOLUTIONS / f"{lesson}.ipynb", as_version=4)
+    graded = graded_cells(notebook)
+    assert graded, f"{lesson} has no graded cell"
+    ids = [nbgrader_meta(c)["grade_id"] for c in notebook.cells if nbgrader_meta(c)]
+    assert len(ids) == len(set(ids)), f"{lesson}: duplicate grade ids"
+    for cell in graded:
+        meta = nbgrader_meta(cell)
+        assert meta["points"] > 0 and meta["locked"], meta
+    for cell in notebook.cells:
+        if "### BEGIN SOLUTION" in cell.source:
+            assert nbgrader_meta(cell).get("solution"), f"{lesson}: solution region outside a solution cell"
+        if "### BEGIN HIDDEN TESTS" in cell.source:
+            assert nbgrader_meta(cell).get("grade"), f"{lesson}: hidden tests outside a graded cell"
+    total = sum(nbgrader_meta(c)["points"] for c in graded)
+    assert 5 <= total <= 10, f"{lesson}: {total} points"
+
+
+@pytest.mark.parametrize("lesson", LESSON_IDS)
+def test_lessons_show_no_solution_and_no_hidden_test(lesson):
+    solution = nbformat.read(SOLUTIONS / f"{lesson}.ipynb", as_version=4)
+    student = (LESSONS / f"{lesson}.ipynb").read_text()
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "run_isolated",
+                   "references_sha256"):
+        assert marker not in student, f"lessons/{lesson}.ipynb contains {marker!r}"
+    for cell in solution.cells:
+        for region in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.S):
+            for line in region.strip().splitlines():
+                if len(line.strip()) > 25:
+                    assert json.dumps(line.strip())[1:-1] not in student, (
+                        f"solution line leaked into lessons/{lesson}.ipynb: {line.strip()!r}")
+    assert "raise NotImplementedError()" in student
+
+
+def test_lessons_are_generated_from_solutions(tmp_path):
+    from cifar_course.grading.lessons import build_lessons
+
+    for path in build_lessons(SOLUTIONS, tmp_path):
+        committed = LESSONS / path.name
+        assert nbformat.read(path, as_version=4) == nbformat.read(committed, as_version=4), (
+            f"lessons/{path.name} is out of sync with solutions/: run `cifar-course lessons build`")
+
+
+def test_hidden_tests_pin_the_shipped_references():
+    from cifar_course.grading.isolated import file_sha256
+    from cifar_course.grading.lessons import pinned_digests
+    from cifar_course.references import shipped_references_path
+
+    assert pinned_digests(SOLUTIONS) == {file_sha256(shipped_references_path())}, (
+        "the hidden tests pin another references.json: run `cifar-course lessons build`")
+
+
+@pytest.mark.parametrize("lesson", LESSON_IDS)
+def test_opens_in_colab_and_sets_the_backend_first(lesson):
+    notebook = nbformat.read(LESSONS / f"{lesson}.ipynb", as_version=4)
+    assert f"colab.research.google.com/github/" in notebook.cells[0].source
+    assert f"/lessons/{lesson}.ipynb" in notebook.cells[0].source
+    setup = notebook.cells[1].source
+    assert setup.index('os.environ["KERAS_BACKEND"] = "torch"') < setup.index("from cifar_course")
+    assert "pip" in setup and "PROFILE = None" in setup
+
+
+@pytest.mark.parametrize("lesson", LESSON_IDS)
+def test_solution_runs_and_passes_its_tests_in_smoke(lesson, tmp_path):
+    run = execute(SOLUTIONS / f"{lesson}.ipynb", tmp_path, "smoke")
+    assert not run.errors, f"solutions/{lesson}: cells raised {run.errors}"
+    assert graded_cells(run.notebook)
+
+
+@pytest.mark.parametrize("lesson", LESSON_IDS)
+def test_student_version_fails_its_graded_cells_cleanly(lesson, tmp_path):
+    run = execute(LESSONS / f"{lesson}.ipynb", tmp_path, "smoke")
+    failed = run.graded_errors()
+    graded = [nbgrader_meta(c)["grade_id"] for c in graded_cells(run.notebook)]
+    assert sorted(failed) == sorted(graded), f"graded cells that passed untouched: {set(graded) - set(failed)}"
+    for grade_id, (ename, evalue) in failed.items():
+        assert ename in ("NotImplementedError", "AssertionError"), (grade_id, ename, evalue)
+
+
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_capstone_in_quick_profile_meets_its_band(real_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("CIFAR_COURSE_DATA", str(real_data))
+    run = execute(SOLUTIONS / "08_capstone.ipynb", tmp_path, "quick", timeout=1200)
+    assert not run.errors, run.errors  # the metric cell compares with the quick band
+    assert (tmp_path / "runs" / "quick" / "callbacks" / "ablation.png").exists()
+    text = "".join(o.get("text", "") for c in run.notebook.cells for o in c.get("outputs", []))
+    assert "Data augmentation" in text and "reference" in text
