@@ -53,7 +53,8 @@ def test_callbacks_stage_callbacks(tmp_path):
 
 
 def test_profiles(monkeypatch):
-    assert set(PROFILES) == {"smoke", "quick", "full"}
+    assert set(PROFILES) == {"smoke", "grade", "quick", "full"}
+    assert not PROFILES["grade"].synthetic
     assert PROFILES["smoke"].synthetic and not PROFILES["quick"].synthetic
     assert PROFILES["full"].train_size is None and PROFILES["full"].epochs <= 40
     monkeypatch.setenv("CIFAR_COURSE_PROFILE", "smoke")
@@ -62,5 +63,5 @@ def test_profiles(monkeypatch):
     import torch
 
     assert get_profile().name == ("full" if torch.cuda.is_available() else "quick")
-    with pytest.raises(ValueError, match="smoke, quick, full"):
+    with pytest.raises(ValueError, match="smoke, grade, quick, full"):
         get_profile("huge")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import cifar_course  # noqa: F401
-from cifar_course.profiles import Profile
+from cifar_course.profiles import PROFILES, Profile
 from cifar_course.training import KeepBestWeights, one_hot, prepare_data, synthetic_cifar, train_stage
 
 
@@ -20,7 +20,8 @@ def smoke_data():
 def test_smoke_training_runs_and_reports(stage, smoke_data, tmp_path):
     result = train_stage(stage, "smoke", seed=0, data=smoke_data, out_dir=tmp_path, verbose=0)
     summary = result.summary()
-    assert summary["epochs_run"] == 2 and 1 <= summary["best_epoch"] <= 2
+    epochs = PROFILES["smoke"].epochs
+    assert summary["epochs_run"] == epochs and 1 <= summary["best_epoch"] <= epochs
     assert 0.0 <= summary["test_accuracy"] <= 1.0 and np.isfinite(summary["best_val_loss"])
     json.dumps(summary)
     if stage == "callbacks":
