@@ -18,6 +18,8 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
+import nbformat  # noqa: E402
+
 from cifar_course.grading import autograde  # noqa: E402
 from cifar_course.grading.lessons import fill_in_solutions, release  # noqa: E402
 
@@ -42,7 +44,6 @@ def main() -> None:
                 for lesson, path in released.items():
                     target = Path(root) / "submissions" / f"student{index}" / lesson / path.name
                     target.parent.mkdir(parents=True)
-                    import nbformat
                     nbformat.write(fill_in_solutions(path, REPO / "solutions" / path.name), target)
             autograde.collect(Path(root) / "submissions", course)
             start = time.perf_counter()

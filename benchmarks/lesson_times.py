@@ -15,8 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+from cifar_course.grading.lessons import execute_notebook  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,7 +28,6 @@ def main() -> None:
     parser.add_argument("--lessons", nargs="+", help="notebook names (default: all)")
     parser.add_argument("--folder", default=str(REPO / "solutions"))
     args = parser.parse_args()
-    os.environ["CIFAR_COURSE_PROFILE"] = args.profile
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"profile {args.profile}")
     paths = sorted(Path(args.folder).glob("*.ipynb"))
@@ -35,15 +35,12 @@ def main() -> None:
         paths = [p for p in paths if p.stem in args.lessons]
     total = 0.0
     for path in paths:
-        notebook = nbformat.read(path, as_version=4)
         with tempfile.TemporaryDirectory() as workdir:
             start = time.perf_counter()
-            NotebookClient(notebook, timeout=3600, kernel_name="python3", allow_errors=True,
-                           resources={"metadata": {"path": workdir}}).execute()
+            _, errors = execute_notebook(path, workdir, args.profile, timeout=3600)
             seconds = time.perf_counter() - start
         total += seconds
-        errors = [f"{o.ename}: {o.evalue[:120]}" for c in notebook.cells
-                  for o in c.get("outputs", []) if o.output_type == "error"]
+        errors = [f"{name}: {message[:120]}" for name, message in errors.values()]
         print(f"{path.stem:<26} {seconds:7.1f} s  {'ok' if not errors else 'ERRORS ' + '; '.join(errors)}",
               flush=True)
     print(f"{'total':<26} {total:7.1f} s")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+
+from cifar_course.grading.lessons import execute_notebook
+from cifar_course.grading.lessons import nbgrader_metadata as nbgrader_meta
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "solutions"
@@ -14,10 +16,6 @@ LESSONS = REPO / "lessons"
 LESSON_IDS = ["00_setup_and_data", "01_baseline_cnn", "02_data_augmentation",
               "03_dropout_weight_decay", "04_label_smoothing", "05_adamw", "06_callbacks",
               "07_evaluation", "08_capstone"]
-
-
-def nbgrader_meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
 
 
 def graded_cells(notebook) -> list:
@@ -36,22 +34,4 @@ class Execution:
 
 def execute(path: Path, workdir: Path, profile: str, timeout: int = 900) -> Execution:
     """Execute ``path`` with ``CIFAR_COURSE_PROFILE=profile`` in ``workdir``, errors allowed."""
-    from nbclient import NotebookClient
-
-    notebook = nbformat.read(path, as_version=4)
-    previous = os.environ.get("CIFAR_COURSE_PROFILE")
-    os.environ["CIFAR_COURSE_PROFILE"] = profile  # the kernel inherits it
-    try:
-        NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
-                       resources={"metadata": {"path": str(workdir)}}).execute()
-    finally:
-        if previous is None:
-            os.environ.pop("CIFAR_COURSE_PROFILE", None)
-        else:
-            os.environ["CIFAR_COURSE_PROFILE"] = previous
-    errors = {}
-    for index, cell in enumerate(notebook.cells):
-        for output in cell.get("outputs", []):
-            if output.output_type == "error":
-                errors[index] = (output.ename, output.evalue)
-    return Execution(notebook, errors)
+    return Execution(*execute_notebook(path, workdir, profile, timeout))

@@ -74,18 +74,18 @@ def test_lessons_are_generated_from_solutions(tmp_path):
 
 
 def test_hidden_tests_pin_the_shipped_references():
-    from cifar_course.grading.isolated import file_sha256
+    from cifar_course.data.sources import file_digest
     from cifar_course.grading.lessons import pinned_digests
     from cifar_course.references import shipped_references_path
 
-    assert pinned_digests(SOLUTIONS) == {file_sha256(shipped_references_path())}, (
+    assert pinned_digests(SOLUTIONS) == {file_digest(shipped_references_path())}, (
         "the hidden tests pin another references.json: run `cifar-course lessons build`")
 
 
 @pytest.mark.parametrize("lesson", LESSON_IDS)
 def test_opens_in_colab_and_sets_the_backend_first(lesson):
     notebook = nbformat.read(LESSONS / f"{lesson}.ipynb", as_version=4)
-    assert f"colab.research.google.com/github/" in notebook.cells[0].source
+    assert "colab.research.google.com/github/" in notebook.cells[0].source
     assert f"/lessons/{lesson}.ipynb" in notebook.cells[0].source
     setup = notebook.cells[1].source
     assert setup.index('os.environ["KERAS_BACKEND"] = "torch"') < setup.index("from cifar_course")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -24,13 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checks import GRADING_ENV
-from .lessons import nbgrader_api
+from .isolated import scrubbed_environment
+from .lessons import nbgrader_api, nbgrader_metadata
 
 PROBLEMS_FILE = "problems.json"  # per course: what collect and autograde found wrong
-# The environment a grading worker keeps; everything else (tokens, proxies,
-# PYTHONPATH...) is dropped.
-KEPT_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "CIFAR_COURSE_DATA",
-                    "CIFAR_COURSE_CACHE", "CIFAR_COURSE_PROFILE", "OMP_NUM_THREADS")
+# A worker reports a problem on a line of its output starting with this; only
+# the parent process writes problems.json, so parallel workers never race on it.
+PROBLEM_MARK = "cifar-course problem\t"
 DEFAULT_MEMORY_LIMIT_GB = 16.0
 
 
@@ -80,9 +79,8 @@ def _check_notebook(path: Path) -> str | None:
     import nbformat
 
     try:
-        json.loads(path.read_text(encoding="utf-8"))
-        nbformat.validate(nbformat.read(path, as_version=4))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        nbformat.validate(nbformat.reads(path.read_text(encoding="utf-8"), as_version=4))
+    except (UnicodeDecodeError, nbformat.reader.NotJSONError) as error:
         return (f"{path.name} is not a valid notebook (not JSON: {error}); nothing in it "
                 f"could be graded. Fix: submit the .ipynb saved by Jupyter, not an edited copy")
     except Exception as error:  # nbformat.ValidationError and friends
@@ -133,15 +131,6 @@ def collect(submissions: str | Path, course: str | Path) -> dict[str, list[str]]
     return collected
 
 
-def _worker_environment(profile: str) -> dict:
-    environment = {k: os.environ[k] for k in KEPT_ENVIRONMENT if k in os.environ}
-    environment.update(KERAS_BACKEND="torch", MPLBACKEND="Agg", CIFAR_COURSE_PROFILE=profile,
-                       PYTHONNOUSERSITE="1", **{GRADING_ENV: "1"})
-    here = str(Path(sys.executable).parent)  # nbgrader needs `alembic` from this environment
-    environment["PATH"] = here + os.pathsep + environment.get("PATH", "")
-    return environment
-
-
 def _memory_limit(gigabytes: float):
     def apply():
         import resource
@@ -157,7 +146,9 @@ def autograde_student(course, student: str, profile: str = "grade",
     command = [sys.executable, "-m", "cifar_course.grading.autograde", str(Path(course).resolve()),
                student]
     start = time.perf_counter()
-    done = subprocess.run(command, env=_worker_environment(profile), capture_output=True,
+    environment = scrubbed_environment(CIFAR_COURSE_PROFILE=profile, PYTHONNOUSERSITE="1",
+                                       **{GRADING_ENV: "1"})
+    done = subprocess.run(command, env=environment, capture_output=True,
                           text=True, timeout=timeout, preexec_fn=_memory_limit(memory_gb),
                           cwd=str(Path(course).resolve()))
     return student, done.returncode, done.stdout + done.stderr, time.perf_counter() - start
@@ -169,6 +160,8 @@ def autograde_all(course, students=None, *, jobs: int = 1, profile: str = "grade
     course = Path(course)
     students = students or sorted(p.name for p in (course / "submitted").iterdir() if p.is_dir())
     seconds = {}
+    problems = Problems.load(course)
+    (course / "logs").mkdir(exist_ok=True)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(autograde_student, course, s, profile, memory_gb) for s in students]
         for future in futures:
@@ -176,16 +169,19 @@ def autograde_all(course, students=None, *, jobs: int = 1, profile: str = "grade
             seconds[student] = elapsed
             log(f"{student}: graded in {elapsed:.0f} s" + ("" if status == 0 else
                 f" (the worker reported problems, exit {status}; see {course}/logs/{student}.log)"))
-            (course / "logs").mkdir(exist_ok=True)
             (course / "logs" / f"{student}.log").write_text(output)
-    flag_tampering(course, students)
+            for line in output.splitlines():
+                if line.startswith(PROBLEM_MARK):
+                    lesson, message = line[len(PROBLEM_MARK):].split("\t", 1)
+                    problems.add(student, lesson, message)
+    flag_tampering(course, students, problems)
+    problems.save()
     return seconds
 
 
 def _grade_one(course: Path, student: str) -> int:
     """Worker: autograde every lesson this student submitted, one after the other."""
     api = nbgrader_api(course)
-    problems = Problems.load(course)
     status = 0
     for folder in sorted((course / "submitted" / student).iterdir()):
         outcome = api.autograde(folder.name, student, force=True, create=True)
@@ -193,36 +189,36 @@ def _grade_one(course: Path, student: str) -> int:
             status = 1
             print(outcome["log"])
             tail = outcome["log"].strip().splitlines()[-1:] or ["no log"]
-            problems = Problems.load(course)
-            problems.add(student, folder.name, f"nbgrader could not autograde it: {tail[0]}")
-            problems.save()
+            print(f"{PROBLEM_MARK}{folder.name}\tnbgrader could not autograde it: {tail[0]}")
     return status
 
 
 def _locked_cells(notebook) -> dict:
-    return {c.metadata["nbgrader"]["grade_id"]: c for c in notebook.cells
-            if c.metadata.get("nbgrader", {}).get("locked")}
+    return {nbgrader_metadata(c)["grade_id"]: c for c in notebook.cells
+            if nbgrader_metadata(c).get("locked")}
 
 
-def flag_tampering(course, students) -> None:
-    """Zero and flag every graded cell a student edited or deleted (nbgrader's checksums).
+def flag_tampering(course, students, problems: Problems) -> None:
+    """Zero and flag (in ``problems``) every graded cell a student edited or deleted.
 
     The reference is the instructor's released notebook, not the submission's
-    own metadata (which a student can edit along with the cell).
+    own metadata (which a student can edit along with the cell); the comparison
+    is nbgrader's checksum and the source itself.
     """
     import nbformat
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.utils import compute_checksum
 
     course = Path(course)
-    problems = Problems.load(course)
+    released = {lesson: _locked_cells(nbformat.read(
+        course / "release" / lesson / f"{lesson}.ipynb", as_version=4))
+        for lesson in released_lessons(course)}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         for student in students:
             for folder in sorted((course / "submitted" / student).glob("*")):
                 lesson = folder.name
-                released = nbformat.read(course / "release" / lesson / f"{lesson}.ipynb", as_version=4)
                 submitted = _locked_cells(nbformat.read(folder / f"{lesson}.ipynb", as_version=4))
-                for grade_id, original in _locked_cells(released).items():
+                for grade_id, original in released[lesson].items():
                     cell = submitted.get(grade_id)
                     if cell is None:
                         what = "deleted"
@@ -238,7 +234,6 @@ def flag_tampering(course, students) -> None:
                         continue  # a locked cell that is not graded
                     grade.manual_score = 0
                 gradebook.db.commit()
-    problems.save()
 
 
 def export_csv(course, path) -> list[dict]:
@@ -249,12 +244,11 @@ def export_csv(course, path) -> list[dict]:
     problems = Problems.load(course)
     rows = []
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        lessons = [a.name for a in gradebook.assignments]
+        maxima = {a.name: a.max_score for a in gradebook.assignments}
         students = sorted({p.name for p in (course / "submitted").iterdir() if p.is_dir()}
                           | {k.split("/")[0] for k in problems.items})
         for student in students:
-            for lesson in sorted(lessons):
-                maximum = gradebook.find_assignment(lesson).max_score
+            for lesson, maximum in sorted(maxima.items()):
                 try:
                     score = gradebook.find_submission(lesson, student).score
                 except MissingEntry:

@@ -12,7 +12,6 @@ pins, loads models with ``safe_mode``, and decides.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -20,11 +19,32 @@ import sys
 import tempfile
 from pathlib import Path
 
-# Environment variables the fresh process keeps; everything else is dropped.
-KEPT_ENVIRONMENT = ("PATH", "HOME", "LANG", "TMPDIR", "CIFAR_COURSE_DATA", "CIFAR_COURSE_CACHE",
-                    "CIFAR_COURSE_PROFILE", "CIFAR_COURSE_GRADING", "OMP_NUM_THREADS",
-                    "CUDA_VISIBLE_DEVICES")
+# Environment variables a process started by the grader keeps (the isolated
+# checks here, the autograde workers); everything else (tokens, proxies,
+# PYTHONPATH...) is dropped.
+KEPT_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "CIFAR_COURSE_DATA",
+                    "CIFAR_COURSE_CACHE", "CIFAR_COURSE_PROFILE", "CIFAR_COURSE_GRADING",
+                    "OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES")
 DEFAULT_TIMEOUT_S = 900
+
+
+def interpreter_first(path: str) -> str:
+    """``path`` (a PATH value) with this interpreter's folder first.
+
+    nbgrader runs ``alembic`` (its gradebook migrations) from PATH: it must be
+    the one beside this interpreter, even in a virtual environment not activated.
+    """
+    here = str(Path(sys.executable).parent)
+    parts = [p for p in path.split(os.pathsep) if p and p != here]
+    return os.pathsep.join([here, *parts])
+
+
+def scrubbed_environment(**settings: str) -> dict:
+    """The kept variables of this process, the torch backend, headless plots, and ``settings``."""
+    environment = {k: os.environ[k] for k in KEPT_ENVIRONMENT if k in os.environ}
+    environment.update(KERAS_BACKEND="torch", MPLBACKEND="Agg", **settings)
+    environment["PATH"] = interpreter_first(environment.get("PATH", ""))
+    return environment
 
 
 class _Recorder:
@@ -143,10 +163,6 @@ def _decode_arguments(encoded: dict) -> dict:
     return decoded
 
 
-def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def run_isolated(check: str, *, references_sha256: str | None = None,
                  timeout: float = DEFAULT_TIMEOUT_S, **arguments) -> str:
     """Run ``checks.<check>(**arguments)`` in a fresh process; AssertionError if it fails.
@@ -161,9 +177,7 @@ def run_isolated(check: str, *, references_sha256: str | None = None,
                    "arguments": _encode_arguments(check, arguments, Path(folder))}
         request_file = Path(folder) / "request.json"
         request_file.write_text(json.dumps(request))
-        environment = {k: os.environ[k] for k in KEPT_ENVIRONMENT if k in os.environ}
-        environment.update(KERAS_BACKEND="torch", MPLBACKEND="Agg",
-                           **{PROFILE_ENV: default_profile_name()})
+        environment = scrubbed_environment(**{PROFILE_ENV: default_profile_name()})
         try:
             done = subprocess.run(
                 [sys.executable, "-I", "-m", "cifar_course.grading.isolated", str(request_file)],
@@ -183,13 +197,14 @@ def run_isolated(check: str, *, references_sha256: str | None = None,
 
 def _main(request_file: str) -> int:
     from .. import models, references  # noqa: F401  (models registers the custom layers)
+    from ..data.sources import file_digest
     from . import checks
 
     request = json.loads(Path(request_file).read_text())
     try:
         pinned = request["references_sha256"]
         if pinned is not None:
-            actual = file_sha256(references.shipped_references_path())
+            actual = file_digest(references.shipped_references_path())
             assert actual == pinned, (
                 f"the reference metrics file {references.shipped_references_path()} was changed "
                 f"(sha256 {actual[:12]}..., the grader expects {pinned[:12]}...): reinstall "

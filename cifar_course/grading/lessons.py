@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 import nbformat
 
-from .isolated import file_sha256
+from ..data.sources import file_digest
+from .isolated import interpreter_first
 
 PIN = re.compile(r'references_sha256="[0-9a-f]{64}"')
 
@@ -30,7 +30,7 @@ def pin_references(solutions: str | Path, digest: str | None = None) -> list[str
     """Pin the shipped references' SHA-256 in the hidden tests; return the notebooks changed."""
     from ..references import shipped_references_path
 
-    digest = digest or file_sha256(shipped_references_path())
+    digest = digest or file_digest(shipped_references_path())
     changed = []
     for path in sorted(Path(solutions).glob("*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
@@ -63,26 +63,23 @@ def stage_course(solutions: str | Path, course: str | Path) -> list[str]:
     return ids
 
 
-def nbgrader_api(course: str | Path, **config):
+def nbgrader_metadata(cell) -> dict:
+    """A cell's nbgrader metadata (empty for a cell nbgrader does not track)."""
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def nbgrader_api(course: str | Path):
     """An NbGraderAPI on ``course`` (its nbgrader_config.py is read if present)."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
-    # nbgrader runs `alembic` (its gradebook migrations) from PATH: make it the
-    # one beside this interpreter, even in a virtual environment not activated.
-    here = str(Path(sys.executable).parent)
-    if here not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = here + os.pathsep + os.environ.get("PATH", "")
-
+    os.environ["PATH"] = interpreter_first(os.environ.get("PATH", ""))
     settings = Config()
     config_file = Path(course) / "nbgrader_config.py"
     if config_file.exists():
         settings.merge(PyFileConfigLoader(config_file.name, str(config_file.parent)).load_config())
-    for key, value in config.items():
-        section, name = key.split(".")
-        settings[section][name] = value
     settings.CourseDirectory.root = str(Path(course).resolve())
     return NbGraderAPI(coursedir=CourseDirectory(config=settings), config=settings)
 
@@ -119,11 +116,38 @@ def fill_in_solutions(released, solution) -> nbformat.NotebookNode:
     """
     released = nbformat.read(released, as_version=4) if isinstance(released, (str, Path)) else released
     solution = nbformat.read(solution, as_version=4) if isinstance(solution, (str, Path)) else solution
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in solution.cells
-               if c.metadata.get("nbgrader", {}).get("solution")}
+    answers = {nbgrader_metadata(c)["grade_id"]: c.source for c in solution.cells
+               if nbgrader_metadata(c).get("solution")}
     for cell in released.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        grade_id = nbgrader_metadata(cell).get("grade_id")
         if grade_id in answers:
             cell.source = "\n".join(line for line in answers[grade_id].splitlines()
                                     if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
     return released
+
+
+def execute_notebook(path: str | Path, workdir: str | Path, profile: str,
+                     timeout: int = 900) -> tuple[nbformat.NotebookNode, dict]:
+    """Run a notebook in a fresh kernel, in ``workdir``, in ``profile``; errors do not stop it.
+
+    Returns the executed notebook and ``{cell index: (error name, message)}``.
+    """
+    from nbclient import NotebookClient
+
+    from ..profiles import PROFILE_ENV
+
+    notebook = nbformat.read(path, as_version=4)
+    previous = os.environ.get(PROFILE_ENV)
+    os.environ[PROFILE_ENV] = profile  # the kernel inherits it
+    try:
+        NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
+                       resources={"metadata": {"path": str(workdir)}}).execute()
+    finally:
+        if previous is None:
+            os.environ.pop(PROFILE_ENV, None)
+        else:
+            os.environ[PROFILE_ENV] = previous
+    errors = {index: (output.ename, output.evalue)
+              for index, cell in enumerate(notebook.cells)
+              for output in cell.get("outputs", []) if output.output_type == "error"}
+    return notebook, errors
