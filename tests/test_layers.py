@@ -1,12 +1,16 @@
 """The fast layers compute what keras' own layers compute, forward and backward."""
 
+import weakref
+
 import keras
 import numpy as np
 import pytest
 import torch
 
 import cifar_course  # noqa: F401  (torch backend)
-from cifar_course.layers import ChannelsLastConv2D, ChannelsLastMaxPooling2D, FusedBatchNormalization
+from cifar_course.layers import (ChannelsLastConv2D, ChannelsLastMaxPooling2D, FusedBatchNormalization,
+                                 LeanFunctionalModel)
+from cifar_course.models import build_baseline_cnn
 
 
 def inputs(shape=(4, 8, 8, 6), seed=0):
@@ -78,3 +82,52 @@ def test_symbolic_build_uses_keras_path():
     x = keras.Input((8, 8, 3))
     y = FusedBatchNormalization()(ChannelsLastMaxPooling2D(2)(ChannelsLastConv2D(4, 3, padding="same")(x)))
     assert tuple(y.shape) == (None, 4, 4, 4)
+
+
+def test_lean_model_matches_keras_functional(tmp_path):
+    model = build_baseline_cnn(widths=(8, 16), dropout=0.5)
+    assert isinstance(model, LeanFunctionalModel)
+    plain = keras.Model(model.inputs, model.outputs)
+    x = np.random.default_rng(0).integers(0, 256, (16, 32, 32, 3)).astype("float32")
+    np.testing.assert_array_equal(model.predict(x, verbose=0), plain.predict(x, verbose=0))
+
+    def gradients(m):
+        out = m(torch.from_numpy(x), training=False)
+        out.sum().backward()
+        grads = [v.value.grad.clone() for v in m.trainable_weights]
+        for v in m.trainable_weights:
+            v.value.grad = None
+        return grads
+
+    for lean, reference in zip(gradients(model), gradients(plain)):
+        torch.testing.assert_close(lean, reference)
+    path = tmp_path / "lean.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert isinstance(loaded, LeanFunctionalModel)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_lean_model_drops_tensors_after_their_last_use():
+    remembered, alive_later = [], []
+
+    class Remember(keras.layers.Layer):
+        def call(self, x):
+            remembered.append(weakref.ref(x))
+            return x * 1.0
+
+    class CheckRemembered(keras.layers.Layer):
+        def call(self, x):
+            alive_later.append(remembered[-1]() is not None)
+            return x
+
+    inputs = keras.Input((4,))
+    hidden = Remember()(keras.layers.Dense(3)(inputs))  # the Dense output's last reader
+    outputs = CheckRemembered()(keras.layers.Dense(2)(hidden))
+    plain, lean = keras.Model(inputs, outputs), LeanFunctionalModel(inputs, outputs)
+    x = torch.ones(2, 4)
+    alive_later.clear()  # building the models called the layers symbolically
+    with torch.no_grad():
+        plain(x)
+        lean(x)
+    assert alive_later == [True, False]  # keras holds it to the end; the lean model does not

@@ -2,8 +2,9 @@
 
 The course puts augmentation inside the model (Keras layers); this is the
 other way, the reference project's: per-image torchvision transforms run by
-DataLoader workers. ``keras.Model.fit`` accepts the loader directly. The
-benchmarks compare the two.
+DataLoader workers. ``keras.Model.fit`` accepts the loader directly; pass
+``shuffle=False`` to ``fit`` (the loader shuffles itself, and keras warns that
+its own ``shuffle=True`` default is ignored). The benchmarks compare the two.
 """
 
 from __future__ import annotations
@@ -47,7 +48,10 @@ class ArrayImageDataset(Dataset):
 
 def make_dataloader(images, labels, *, augment: bool = False, batch_size: int = 128,
                     shuffle: bool = True, num_workers: int = 0, seed: int = 0) -> DataLoader:
-    """A DataLoader of (images, one-hot labels) batches for ``model.fit``."""
+    """A DataLoader of (images, one-hot labels) batches for ``model.fit(loader, shuffle=False)``.
+
+    ``shuffle`` here is the one that counts: keras ignores its own for a DataLoader.
+    """
     dataset = ArrayImageDataset(images, labels, reference_transforms() if augment else None)
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
