@@ -65,7 +65,7 @@ class ChannelsLastConv2D(keras.layers.Conv2D):
         padding = 0 if self.padding == "valid" else tuple(
             d * (k - 1) // 2 for k, d in zip(self.kernel_size, self.dilation_rate))
         # keras kernels are (kh, kw, in, out); torch wants (out, in, kh, kw).
-        weight = keras.ops.convert_to_tensor(kernel).permute(3, 2, 0, 1)
+        weight = getattr(kernel, "value", kernel).permute(3, 2, 0, 1)  # a Variable's tensor
         out = F.conv2d(_nchw_view(inputs), weight, None, self.strides, padding,
                        self.dilation_rate, self.groups)
         return _nhwc_view(out)
@@ -110,25 +110,90 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         return _nhwc_view(out)
 
 
+# Built leaf layers whose ``__call__`` only does bookkeeping for a float32 torch
+# tensor without a mask: the lean model calls their ``call`` directly.
+_DIRECT_CALL_TYPES = (
+    keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.BatchNormalization,
+    keras.layers.ReLU, keras.layers.Activation, keras.layers.Dense, keras.layers.Dropout,
+    keras.layers.GlobalAveragePooling2D, keras.layers.Flatten,
+)
+
+
+def _callable_directly(operation) -> bool:
+    """Whether skipping ``Layer.__call__`` leaves nothing undone for this layer."""
+    return (
+        isinstance(operation, _DIRECT_CALL_TYPES)
+        and type(operation).__call__ is keras.layers.Layer.__call__
+        and operation.built
+        and operation.activity_regularizer is None
+        and not getattr(operation, "_remat_mode", None)
+        and getattr(operation, "quantization_mode", None) is None
+        and operation.dtype_policy.compute_dtype == "float32"
+        and operation.dtype_policy.variable_dtype == "float32"
+        and not operation._forward_hooks and not operation._forward_pre_hooks
+    )
+
+
+def _plain_eager_call(inputs) -> bool:
+    """A torch-backend call on real tensors, outside any autocast, distribution or tracing."""
+    if keras.backend.backend() != "torch":
+        return False
+    import torch
+    from keras.src.backend.common.stateless_scope import in_stateless_scope
+    from keras.src.backend.common.symbolic_scope import in_symbolic_scope
+    from keras.src import tree
+    from keras.src.backend.common.variables import get_autocast_scope
+    from keras.src.distribution import distribution_lib
+
+    return (
+        all(isinstance(x, torch.Tensor) and x.device.type != "meta"
+            for x in tree.flatten(inputs))
+        and get_autocast_scope() is None
+        and distribution_lib.distribution() is None
+        and not in_stateless_scope() and not in_symbolic_scope()
+    )
+
+
 @keras.saving.register_keras_serializable(package="cifar_course")
 class LeanFunctionalModel(keras.Model):
-    """A functional ``keras.Model`` that drops each layer's output after its last use.
+    """A functional ``keras.Model`` that runs its graph with PyTorch's economy.
 
-    keras 3.15 keeps every intermediate tensor of a forward pass until the pass
-    ends, where PyTorch frees each as soon as nothing needs it. For the course
-    CNN at batch 128 that is about 170 MB of activations held per batch instead
-    of a few, and every element-wise op writes to cold memory: measured with
-    the torch profiler here, keras' ReLU and batch norm took 3 times as long as
-    PyTorch's in ``predict``, and ``predict`` ran at 0.82 of the PyTorch loop.
-    Dropping dead tensors brings the ops level. The results are keras' own:
-    the graph and the layers are unchanged (tests compare the outputs).
+    Two costs of keras 3.15's graph runner, measured on the course CNN:
 
-    Build it as ``keras.Model``: ``LeanFunctionalModel(inputs, outputs, name=...)``.
+    - it keeps every intermediate tensor of a forward pass until the pass ends,
+      where PyTorch frees each as soon as nothing needs it: about 170 MB held
+      per batch of 128 instead of a few, and every element-wise op writes to
+      cold memory (keras' ReLU and batch norm took 3 times as long as
+      PyTorch's in ``predict``);
+    - ``Layer.__call__`` spends 150-400 us of Python on each layer (input
+      conversion, masks, call context, autocast), as much as a small layer's
+      arithmetic. For plain built layers (``_callable_directly``) on float32
+      tensors the lean runner calls ``layer.call`` itself, with the
+      ``training`` flag ``__call__`` would have passed; anything else goes
+      through ``__call__`` as in keras.
+
+    The results are keras' own: the graph and the layers are unchanged (tests
+    compare outputs and gradients). Build it as ``keras.Model``:
+    ``LeanFunctionalModel(inputs, outputs, name=...)``.
     """
+
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        if mask is not None or kwargs or not _plain_eager_call(inputs):
+            return super().call(inputs, training=training, mask=mask, **kwargs)
+        from keras.src.models.functional import operation_fn, unpack_singleton
+
+        outputs = self._run_lean(self._standardize_inputs(inputs),
+                                 lambda op: operation_fn(op, training=training),
+                                 direct=True, training=training)
+        return unpack_singleton(outputs)
 
     def _run_through_graph(self, inputs, operation_fn=lambda op: op, call_fn=None):
         if call_fn is not None or not hasattr(self, "_nodes_by_depth"):
             return super()._run_through_graph(inputs, operation_fn, call_fn)  # symbolic
+        return self._run_lean(inputs, operation_fn)
+
+    def _run_lean(self, inputs, operation_fn, direct=False, training=None):
+        import torch
         from keras.src import tree
 
         tensors = {id(ref): value for ref, value in zip(self.inputs, tree.flatten(inputs))}
@@ -139,7 +204,15 @@ class LeanFunctionalModel(keras.Model):
             if any(id(ref) not in tensors for ref in node.input_tensors):
                 continue  # not computable from these inputs, as keras skips it
             args, kwargs = node.arguments.fill_in(tensors)
-            outputs = operation_fn(operation_for(node))(*args, **kwargs)
+            operation = operation_for(node)
+            if (direct and len(args) == 1 and _callable_directly(operation)
+                    and isinstance(args[0], torch.Tensor) and args[0].dtype == torch.float32
+                    and getattr(args[0], "_keras_mask", None) is None):
+                if training is not None and operation._call_has_training_arg:
+                    kwargs = {**kwargs, "training": training}
+                outputs = operation.call(*args, **kwargs)
+            else:
+                outputs = operation_fn(operation)(*args, **kwargs)
             del args, kwargs  # hold no reference to the inputs past this step
             for ref, value in zip(node.outputs, tree.flatten(outputs)):
                 tensors[id(ref)] = value

@@ -131,3 +131,57 @@ def test_lean_model_drops_tensors_after_their_last_use():
         plain(x)
         lean(x)
     assert alive_later == [True, False]  # keras holds it to the end; the lean model does not
+
+
+def test_lean_model_trains_as_keras_does():
+    """training=True reaches batch norm (moving statistics) and dropout through the direct calls."""
+    model = build_baseline_cnn(widths=(8, 16))
+    plain = keras.Model(model.inputs, model.outputs)  # the same layers, keras' runner
+    x = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (8, 32, 32, 3))
+                         .astype("float32"))
+    start = [v.numpy().copy() for v in model.non_trainable_weights]
+    lean_out = model(x, training=True).detach().numpy()
+    lean_stats = [v.numpy().copy() for v in model.non_trainable_weights]
+    for variable, value in zip(model.non_trainable_weights, start):
+        variable.assign(value)
+    plain_out = plain(x, training=True).detach().numpy()
+    np.testing.assert_allclose(lean_out, plain_out, rtol=1e-5, atol=1e-6)
+    for lean_value, variable in zip(lean_stats, plain.non_trainable_weights):
+        np.testing.assert_allclose(lean_value, variable.numpy(), rtol=1e-5, atol=1e-6)
+    assert any(not np.allclose(a, b) for a, b in zip(lean_stats, start))  # they did move
+
+    inputs = keras.Input((64,))
+    dropped = LeanFunctionalModel(inputs, keras.layers.Dropout(0.5)(inputs))
+    ones = torch.ones(4, 64)
+    assert (dropped(ones, training=True) == 0).float().mean() > 0.3
+    assert torch.equal(dropped(ones, training=False), ones)
+    assert torch.equal(dropped(ones), ones)
+
+
+def test_lean_model_skips_layer_call_bookkeeping_only_for_plain_layers(monkeypatch):
+    model = build_baseline_cnn(widths=(8, 16))
+    plain = keras.Model(model.inputs, model.outputs)
+    x = torch.zeros(2, 32, 32, 3)
+    called = []
+    layer_call = keras.layers.Layer.__call__
+
+    def counting_call(self, *args, **kwargs):
+        called.append(type(self).__name__)
+        return layer_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.layers.Layer, "__call__", counting_call)
+    with torch.no_grad():
+        plain(x)
+        through_keras = list(called)
+        called.clear()
+        model(x)
+    # keras' runner calls every layer; the lean one the model and normalisation only
+    assert len(through_keras) == len(model.layers)  # the model itself, less its InputLayer
+    assert sorted(called) == ["LeanFunctionalModel", "Normalization"]
+
+    seen = []
+    model.get_layer("block1_relu1").register_forward_hook(lambda *a: seen.append(1))
+    called.clear()
+    with torch.no_grad():
+        model(x)
+    assert seen == [1] and "ReLU" in called  # a hooked layer goes through __call__

@@ -56,6 +56,7 @@ def test_runner_refuses_synthetic_profile(tmp_path):
 
 SHIPPED = load_references()
 QUICK = SHIPPED["profiles"].get("quick")
+FULL = SHIPPED["profiles"].get("full")
 
 
 def test_shipped_file_is_in_the_package():
@@ -102,3 +103,16 @@ class TestShippedQuickReferences:
 
     def test_the_recipe_beats_the_baseline_by_three_points(self):
         assert self.mean(STAGES[-1].name) - self.mean("baseline") >= 0.03
+
+
+@pytest.mark.skipif(FULL is None, reason="no full-profile reference shipped yet")
+def test_shipped_full_references_are_full_runs_with_their_provenance():
+    provenance = FULL["provenance"]
+    assert provenance["profile"]["name"] == "full" and provenance["seeds"]
+    assert (provenance["data"]["n_train"], provenance["data"]["n_val"],
+            provenance["data"]["n_test"]) == (45000, 5000, 10000)
+    assert provenance["date"] and provenance["hardware"]["cpu_count"]
+    for name, entry in FULL["stages"].items():
+        assert entry["measured"] and entry["wall_seconds"]["values"], name
+        assert max(entry["epochs_run"]["values"]) <= provenance["profile"]["epochs"], name
+        assert len(entry["test_accuracy"]["values"]) == len(set(entry["seeds"])), name
