@@ -24,22 +24,25 @@ from __future__ import annotations
 import keras
 
 
-def _torch_fast_path(inputs, data_format: str = "channels_last") -> bool:
-    """True when ``inputs`` is a real float32 NHWC torch tensor outside symbolic tracing."""
-    if keras.backend.backend() != "torch" or data_format != "channels_last":
+def _eager_torch(tensors) -> bool:
+    """Real torch tensors on the torch backend, outside keras' stateless and symbolic scopes."""
+    if keras.backend.backend() != "torch":
         return False
     import torch
     from keras.src.backend.common.stateless_scope import in_stateless_scope
     from keras.src.backend.common.symbolic_scope import in_symbolic_scope
 
-    return (
-        isinstance(inputs, torch.Tensor)
-        and inputs.device.type != "meta"
-        and inputs.ndim == 4
-        and inputs.dtype == torch.float32
-        and not in_stateless_scope()
-        and not in_symbolic_scope()
-    )
+    return (all(isinstance(x, torch.Tensor) and x.device.type != "meta" for x in tensors)
+            and not in_stateless_scope() and not in_symbolic_scope())
+
+
+def _torch_fast_path(inputs, data_format: str = "channels_last") -> bool:
+    """True when ``inputs`` is a real float32 NHWC torch tensor outside symbolic tracing."""
+    if not (data_format == "channels_last" and _eager_torch([inputs])):
+        return False
+    import torch
+
+    return inputs.ndim == 4 and inputs.dtype == torch.float32
 
 
 def _nchw_view(x):
@@ -119,12 +122,17 @@ _DIRECT_CALL_TYPES = (
 )
 
 
+def _direct_call_type(operation) -> bool:
+    """A plain keras layer type whose ``__call__`` is keras' own (fixed for a layer's life)."""
+    return (isinstance(operation, _DIRECT_CALL_TYPES)
+            and type(operation).__call__ is keras.layers.Layer.__call__)
+
+
 def _callable_directly(operation) -> bool:
-    """Whether skipping ``Layer.__call__`` leaves nothing undone for this layer."""
+    """Whether skipping ``Layer.__call__`` now leaves nothing undone (``operation`` is of a
+    ``_direct_call_type``; hooks and policies can change, so this is checked at each call)."""
     return (
-        isinstance(operation, _DIRECT_CALL_TYPES)
-        and type(operation).__call__ is keras.layers.Layer.__call__
-        and operation.built
+        operation.built
         and operation.activity_regularizer is None
         and not getattr(operation, "_remat_mode", None)
         and getattr(operation, "quantization_mode", None) is None
@@ -136,22 +144,12 @@ def _callable_directly(operation) -> bool:
 
 def _plain_eager_call(inputs) -> bool:
     """A torch-backend call on real tensors, outside any autocast, distribution or tracing."""
-    if keras.backend.backend() != "torch":
-        return False
-    import torch
-    from keras.src.backend.common.stateless_scope import in_stateless_scope
-    from keras.src.backend.common.symbolic_scope import in_symbolic_scope
     from keras.src import tree
     from keras.src.backend.common.variables import get_autocast_scope
     from keras.src.distribution import distribution_lib
 
-    return (
-        all(isinstance(x, torch.Tensor) and x.device.type != "meta"
-            for x in tree.flatten(inputs))
-        and get_autocast_scope() is None
-        and distribution_lib.distribution() is None
-        and not in_stateless_scope() and not in_symbolic_scope()
-    )
+    return (_eager_torch(tree.flatten(inputs)) and get_autocast_scope() is None
+            and distribution_lib.distribution() is None)
 
 
 @keras.saving.register_keras_serializable(package="cifar_course")
@@ -197,7 +195,7 @@ class LeanFunctionalModel(keras.Model):
         from keras.src import tree
 
         tensors = {id(ref): value for ref, value in zip(self.inputs, tree.flatten(inputs))}
-        order, last_use = self._execution_plan()
+        order, last_use, direct_types = self._execution_plan()
         # keras 3.15 maps nodes to operations (for NNX); older versions have no map.
         operation_for = getattr(self, "_get_operation_for_node", lambda node: node.operation)
         for step, node in enumerate(order):
@@ -205,7 +203,7 @@ class LeanFunctionalModel(keras.Model):
                 continue  # not computable from these inputs, as keras skips it
             args, kwargs = node.arguments.fill_in(tensors)
             operation = operation_for(node)
-            if (direct and len(args) == 1 and _callable_directly(operation)
+            if (direct and direct_types[step] and len(args) == 1 and _callable_directly(operation)
                     and isinstance(args[0], torch.Tensor) and args[0].dtype == torch.float32
                     and getattr(args[0], "_keras_mask", None) is None):
                 if training is not None and operation._call_has_training_arg:
@@ -224,8 +222,11 @@ class LeanFunctionalModel(keras.Model):
                                      [tensors[id(ref)] for ref in self.outputs])
 
     def _execution_plan(self):
-        """Nodes in keras' order, and for each tensor the step that reads it last."""
+        """Nodes in keras' order, for each tensor the step that reads it last, and for each
+        node whether its layer is of a type that may be called directly."""
         if self.__dict__.get("_lean_plan") is None:
+            operation_for = getattr(self, "_get_operation_for_node",
+                                    lambda node: node.operation)
             order = [node for depth in sorted(self._nodes_by_depth, reverse=True)
                      for node in self._nodes_by_depth[depth]
                      if node.operation and not node.is_input]
@@ -233,6 +234,7 @@ class LeanFunctionalModel(keras.Model):
                         for ref in node.input_tensors}
             for ref in self.outputs:  # the model's outputs are returned, never dropped
                 last_use.pop(id(ref), None)
+            direct_types = [_direct_call_type(operation_for(node)) for node in order]
             # Past keras' attribute tracking: a plan, not model state.
-            object.__setattr__(self, "_lean_plan", (order, last_use))
+            object.__setattr__(self, "_lean_plan", (order, last_use, direct_types))
         return self._lean_plan
