@@ -3,7 +3,8 @@
     CIFAR_COURSE_DATA=../shared/data/cifar10-jpeg.tar.gz python benchmarks/grading.py [--students 2]
 
 Prints the seconds per full submission (all nine lessons) and submissions per
-hour for each number of jobs, in the grading profile.
+hour for each number of jobs, in the grading profile, and every lesson where a
+correct submission lost points, with what its graded cells raised.
 """
 
 from __future__ import annotations
@@ -21,9 +22,20 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 import nbformat  # noqa: E402
 
 from cifar_course.grading import autograde  # noqa: E402
-from cifar_course.grading.lessons import fill_in_solutions, release  # noqa: E402
+from cifar_course.grading.lessons import fill_in_solutions, nbgrader_metadata, release  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def graded_errors(course: Path, student: str, lesson: str) -> list[tuple[str, str]]:
+    """What each graded cell of an autograded notebook raised (a correct submission: nothing)."""
+    path = course / "autograded" / student / lesson / f"{lesson}.ipynb"
+    if not path.exists():
+        return [("-", "no autograded notebook")]
+    return [(nbgrader_metadata(cell)["grade_id"], f"{out.ename}: {(out.evalue or '')[:200]}")
+            for cell in nbformat.read(path, as_version=4).cells
+            if nbgrader_metadata(cell).get("grade")
+            for out in cell.get("outputs", []) if out.output_type == "error"]
 
 
 def main() -> None:
@@ -56,6 +68,12 @@ def main() -> None:
                   f"{elapsed / args.students:.0f} s per submission, "
                   f"{3600 * args.students / elapsed:.1f} submissions/hour "
                   f"(scores {earned:g}/{possible:g})", flush=True)
+            for row in rows:
+                if row["score"] < row["max_score"]:
+                    print(f"  {row['student']} {row['lesson']}: {row['score']:g}/"
+                          f"{row['max_score']:g} {row['problems']}")
+                    for grade_id, error in graded_errors(course, row["student"], row["lesson"]):
+                        print(f"    {grade_id}: {error}")
 
 
 if __name__ == "__main__":

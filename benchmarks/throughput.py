@@ -8,10 +8,11 @@ training machinery; benchmarks/input_pipeline.py measures augmentation.
 
     python benchmarks/throughput.py [--batch-size 128] [--images 5120] [--repeats 3]
 
-Prints images/second for each side and the keras/pytorch ratio, for training
-(``fit`` against a hand-written loop) and for inference (``predict`` and
-``evaluate`` against a ``no_grad`` loop). Real CIFAR-10 is not needed: speed
-does not depend on pixel values.
+Prints the best images/second of each side and their keras/pytorch ratio, for
+training (``fit`` against a hand-written loop) and for inference (``predict``
+and ``evaluate`` against a ``no_grad`` loop), then the spread of the ratios of
+runs made back to back. Real CIFAR-10 is not needed: speed does not depend on
+pixel values.
 """
 
 from __future__ import annotations
@@ -161,14 +162,20 @@ def main():
     print(f"# throughput: keras {keras.__version__} (torch backend) vs torch {torch.__version__}")
     print(f"# {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
           f"device {device}, batch {args.batch_size}, {args.images} images, best of {args.repeats}")
-    print(f"{'task':10s} {'keras img/s':>12s} {'pytorch img/s':>14s} {'ratio':>7s}")
+    print(f"{'task':10s} {'keras img/s':>12s} {'pytorch img/s':>14s} {'ratio':>7s} "
+          f"{'paired ratios min/median/max':>29s}")
     for task in ("train", "predict", "evaluate"):
-        # Alternate the two sides so that drift in machine load hits both alike.
-        k_best, t_best = 0.0, 0.0
+        # Alternate the two sides so that drift in machine load hits both alike;
+        # each keras run and the torch run right after it make one paired ratio,
+        # whose spread shows how far machine noise moves the figure.
+        keras_rates, torch_rates = [], []
         for _ in range(args.repeats):
-            k_best = max(k_best, rate(keras_runs[task], args.images))
-            t_best = max(t_best, rate(torch_runs[task], args.images))
-        print(f"{task:10s} {k_best:12.0f} {t_best:14.0f} {k_best / t_best:7.2f}")
+            keras_rates.append(rate(keras_runs[task], args.images))
+            torch_rates.append(rate(torch_runs[task], args.images))
+        k_best, t_best = max(keras_rates), max(torch_rates)
+        paired = sorted(k / t for k, t in zip(keras_rates, torch_rates))
+        spread = f"{paired[0]:.2f} / {float(np.median(paired)):.2f} / {paired[-1]:.2f}"
+        print(f"{task:10s} {k_best:12.0f} {t_best:14.0f} {k_best / t_best:7.2f} {spread:>29s}")
 
 
 if __name__ == "__main__":

@@ -81,6 +81,15 @@ def graded(tmp_path_factory):
 
     write(insert_after_answers(filled_in(LESSON, course), "while True:\n    pass"), subs / "endless")
     write(insert_after_answers(filled_in(LESSON, course), "import os\nos._exit(1)"), subs / "dies")
+    # A correct answer that makes a library warn inside the test cells
+    # (nbgrader alone would score a cell with stderr output zero).
+    write(insert_after_answers(filled_in(LESSON, course), """
+import warnings
+_channel_statistics = channel_statistics
+def channel_statistics(images):
+    warnings.warn("a library's warning", UserWarning)
+    return _channel_statistics(images)
+"""), subs / "warns")
     (subs / "notjson" / LESSON).mkdir(parents=True)
     (subs / "notjson" / LESSON / f"{LESSON}.ipynb").write_text('{"cells": [ oops')
     write(filled_in(TRAINING_LESSON, course), subs / "notjson", TRAINING_LESSON)
@@ -153,6 +162,16 @@ def test_correct_submission_gets_full_points(graded):
     assert score(graded, "correct") == 5
     assert score(graded, "correct", TRAINING_LESSON) == 10
     assert score(graded, "zipped") == 5
+
+
+def test_a_warning_in_a_test_cell_costs_no_points(graded):
+    assert score(graded, "warns") == 5
+    autograded = nbformat.read(graded["course"] / "autograded" / "warns" / LESSON / f"{LESSON}.ipynb",
+                               as_version=4)
+    streams = [o for c in autograded.cells if nbgrader_meta(c).get("grade")
+               for o in c.get("outputs", []) if o.output_type == "stream"]
+    assert any("a library's warning" in o.text for o in streams)  # kept for the feedback
+    assert not any(o.name == "stderr" for o in streams)
 
 
 def test_untouched_release_gets_zero_without_crashing(graded):
@@ -278,3 +297,15 @@ def test_autograde_without_release_says_what_to_do(tmp_path):
                            str(tmp_path), "--course", str(tmp_path / "nowhere")],
                           capture_output=True, text=True)
     assert done.returncode != 0 and "cifar-course grade release" in done.stderr
+
+
+def test_parallel_workers_split_the_cores(monkeypatch):
+    from cifar_course.grading import autograde
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(autograde.os, "cpu_count", lambda: 8)
+    assert autograde.threads_per_worker(1) is None  # one worker: torch's default
+    assert autograde.threads_per_worker(2) == 4
+    assert autograde.threads_per_worker(16) == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the instructor's own setting wins
+    assert autograde.threads_per_worker(2) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import nbformat
@@ -97,6 +98,7 @@ def test_solution_runs_and_passes_its_tests_in_smoke(lesson, tmp_path):
     run = execute(SOLUTIONS / f"{lesson}.ipynb", tmp_path, "smoke")
     assert not run.errors, f"solutions/{lesson}: cells raised {run.errors}"
     assert graded_cells(run.notebook)
+    assert not run.lost_points(), f"solutions/{lesson}: nbgrader would take points {run.lost_points()}"
 
 
 @pytest.mark.parametrize("lesson", LESSON_IDS)
@@ -107,6 +109,17 @@ def test_student_version_fails_its_graded_cells_cleanly(lesson, tmp_path):
     assert sorted(failed) == sorted(graded), f"graded cells that passed untouched: {set(graded) - set(failed)}"
     for grade_id, (ename, evalue) in failed.items():
         assert ename in ("NotImplementedError", "AssertionError"), (grade_id, ename, evalue)
+
+
+def test_profile_reaches_the_kernel_and_not_this_process(tmp_path, monkeypatch):
+    monkeypatch.setenv("CIFAR_COURSE_PROFILE", "quick")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import os\nprint(os.environ['CIFAR_COURSE_PROFILE'])")])
+    nbformat.write(notebook, tmp_path / "probe.ipynb")
+    run = execute(tmp_path / "probe.ipynb", tmp_path, "smoke")
+    assert not run.errors
+    assert run.notebook.cells[0].outputs[0]["text"].strip() == "smoke"
+    assert os.environ["CIFAR_COURSE_PROFILE"] == "quick"
 
 
 @pytest.mark.real_data

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -140,14 +141,28 @@ def _memory_limit(gigabytes: float):
     return apply
 
 
+def threads_per_worker(jobs: int) -> int | None:
+    """CPU threads each of ``jobs`` parallel workers may use (None: torch's default, all cores).
+
+    Every worker's kernel would otherwise start one torch thread per core:
+    with 2 workers on 2 cores, 4 busy threads that slow each other down.
+    """
+    if jobs <= 1 or os.environ.get("OMP_NUM_THREADS"):
+        return None
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
 def autograde_student(course, student: str, profile: str = "grade",
-                      memory_gb: float = DEFAULT_MEMORY_LIMIT_GB, timeout: float = 4 * 3600):
+                      memory_gb: float = DEFAULT_MEMORY_LIMIT_GB, timeout: float = 4 * 3600,
+                      threads: int | None = None):
     """Grade one student's lessons in a separate process; returns its exit status and log."""
     command = [sys.executable, "-m", "cifar_course.grading.autograde", str(Path(course).resolve()),
                student]
     start = time.perf_counter()
+    # The notebook kernels and the isolated checks inherit the thread count.
+    limits = {"OMP_NUM_THREADS": str(threads)} if threads else {}
     environment = scrubbed_environment(CIFAR_COURSE_PROFILE=profile, PYTHONNOUSERSITE="1",
-                                       **{GRADING_ENV: "1"})
+                                       **{GRADING_ENV: "1"}, **limits)
     done = subprocess.run(command, env=environment, capture_output=True,
                           text=True, timeout=timeout, preexec_fn=_memory_limit(memory_gb),
                           cwd=str(Path(course).resolve()))
@@ -162,8 +177,10 @@ def autograde_all(course, students=None, *, jobs: int = 1, profile: str = "grade
     seconds = {}
     problems = Problems.load(course)
     (course / "logs").mkdir(exist_ok=True)
+    threads = threads_per_worker(jobs)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(autograde_student, course, s, profile, memory_gb) for s in students]
+        futures = [pool.submit(autograde_student, course, s, profile, memory_gb, threads=threads)
+                   for s in students]
         for future in futures:
             student, status, output, elapsed = future.result()
             seconds[student] = elapsed

@@ -137,16 +137,11 @@ def execute_notebook(path: str | Path, workdir: str | Path, profile: str,
     from ..profiles import PROFILE_ENV
 
     notebook = nbformat.read(path, as_version=4)
-    previous = os.environ.get(PROFILE_ENV)
-    os.environ[PROFILE_ENV] = profile  # the kernel inherits it
-    try:
-        NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
-                       resources={"metadata": {"path": str(workdir)}}).execute()
-    finally:
-        if previous is None:
-            os.environ.pop(PROFILE_ENV, None)
-        else:
-            os.environ[PROFILE_ENV] = previous
+    # The profile goes to the kernel's own environment, never into this
+    # process's: runs in threads, or a caller's own setting, stay untouched.
+    NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(workdir)}}).execute(
+        env={**os.environ, PROFILE_ENV: profile})
     errors = {index: (output.ename, output.evalue)
               for index, cell in enumerate(notebook.cells)
               for output in cell.get("outputs", []) if output.output_type == "error"}

@@ -1,16 +1,23 @@
-"""nbgrader's executor, made to grade a notebook as far as it got when its kernel dies.
+"""Two changes to nbgrader's autograde pipeline.
 
 Stock nbgrader 0.9 drops the whole notebook when the kernel dies (``os._exit``,
 a segfault, the memory limit). ``ExecuteToTheEnd`` keeps the cells that ran,
 marks the cell that killed the kernel, and marks every later code cell as not
 run, so that their tests score zero instead of passing with no output.
+
+nbgrader also scores zero any test cell that wrote to stderr, so a library's
+warning (keras, torch, numpy) in a test cell would cost a correct submission
+its points. The course's tests fail by raising, so ``WarningsAreNotFailures``
+moves what graded cells wrote to stderr into stdout (the text stays, for the
+feedback) before the grades are taken.
 """
 
 from __future__ import annotations
 
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
-from nbgrader.preprocessors import Execute
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from nbgrader.utils import is_grade
 
 
 def _error(name: str, message: str) -> NotebookNode:
@@ -44,9 +51,26 @@ class ExecuteToTheEnd(Execute):
             return cell, resources
 
 
+class WarningsAreNotFailures(NbGraderPreprocessor):
+    """Graded cells' stderr becomes stdout: only an error fails a test cell."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code" and is_grade(cell):
+            for output in cell.get("outputs", []):
+                if output.output_type == "stream" and output.name == "stderr":
+                    output.name = "stdout"
+        return cell, resources
+
+
 def autograde_preprocessors() -> list:
-    """nbgrader's own autograde pipeline, with ``ExecuteToTheEnd`` in place of ``Execute``."""
+    """nbgrader's own autograde pipeline, executing with ``ExecuteToTheEnd``, then
+    ``WarningsAreNotFailures``."""
     from nbgrader.converters import Autograde
 
-    default = Autograde.class_traits()["autograde_preprocessors"].default()
-    return [ExecuteToTheEnd if step is Execute else step for step in default]
+    steps = []
+    for step in Autograde.class_traits()["autograde_preprocessors"].default():
+        if step is Execute:
+            steps += [ExecuteToTheEnd, WarningsAreNotFailures]
+        else:
+            steps.append(step)
+    return steps
