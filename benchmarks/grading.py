@@ -4,7 +4,7 @@
 
 Prints the seconds per full submission (all nine lessons) and submissions per
 hour for each number of jobs, in the grading profile, and every lesson where a
-correct submission lost points, with what its graded cells raised.
+correct submission lost points: the test cells that lost them, with what they raised.
 """
 
 from __future__ import annotations
@@ -23,19 +23,22 @@ import nbformat  # noqa: E402
 
 from cifar_course.grading import autograde  # noqa: E402
 from cifar_course.grading.lessons import fill_in_solutions, nbgrader_metadata, release  # noqa: E402
+from cifar_course.grading.nbgrader_ext import lost_points  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def graded_errors(course: Path, student: str, lesson: str) -> list[tuple[str, str]]:
-    """What each graded cell of an autograded notebook raised (a correct submission: nothing)."""
+def lost_cells(course: Path, student: str, lesson: str) -> list[str]:
+    """Each test cell of an autograded notebook that lost points, with what it raised."""
     path = course / "autograded" / student / lesson / f"{lesson}.ipynb"
     if not path.exists():
-        return [("-", "no autograded notebook")]
-    return [(nbgrader_metadata(cell)["grade_id"], f"{out.ename}: {(out.evalue or '')[:200]}")
-            for cell in nbformat.read(path, as_version=4).cells
-            if nbgrader_metadata(cell).get("grade")
-            for out in cell.get("outputs", []) if out.output_type == "error"]
+        return ["no autograded notebook"]
+    notebook = nbformat.read(path, as_version=4)
+    raised = {nbgrader_metadata(cell).get("grade_id"): f"{out.ename}: {(out.evalue or '')[:200]}"
+              for cell in notebook.cells
+              for out in cell.get("outputs", []) if out.output_type == "error"}
+    return [f"{grade_id}: {score:g}/{maximum:g} {raised.get(grade_id, '')}"
+            for grade_id, (score, maximum) in lost_points(notebook).items()]
 
 
 def main() -> None:
@@ -72,8 +75,8 @@ def main() -> None:
                 if row["score"] < row["max_score"]:
                     print(f"  {row['student']} {row['lesson']}: {row['score']:g}/"
                           f"{row['max_score']:g} {row['problems']}")
-                    for grade_id, error in graded_errors(course, row["student"], row["lesson"]):
-                        print(f"    {grade_id}: {error}")
+                    for cell in lost_cells(course, row["student"], row["lesson"]):
+                        print(f"    {cell}")
 
 
 if __name__ == "__main__":

@@ -195,14 +195,11 @@ class LeanFunctionalModel(keras.Model):
         from keras.src import tree
 
         tensors = {id(ref): value for ref, value in zip(self.inputs, tree.flatten(inputs))}
-        order, last_use, direct_types = self._execution_plan()
-        # keras 3.15 maps nodes to operations (for NNX); older versions have no map.
-        operation_for = getattr(self, "_get_operation_for_node", lambda node: node.operation)
-        for step, node in enumerate(order):
+        order, operations, last_use, direct_types = self._execution_plan()
+        for step, (node, operation) in enumerate(zip(order, operations)):
             if any(id(ref) not in tensors for ref in node.input_tensors):
                 continue  # not computable from these inputs, as keras skips it
             args, kwargs = node.arguments.fill_in(tensors)
-            operation = operation_for(node)
             if (direct and direct_types[step] and len(args) == 1 and _callable_directly(operation)
                     and isinstance(args[0], torch.Tensor) and args[0].dtype == torch.float32
                     and getattr(args[0], "_keras_mask", None) is None):
@@ -222,9 +219,11 @@ class LeanFunctionalModel(keras.Model):
                                      [tensors[id(ref)] for ref in self.outputs])
 
     def _execution_plan(self):
-        """Nodes in keras' order, for each tensor the step that reads it last, and for each
-        node whether its layer is of a type that may be called directly."""
+        """Nodes in keras' order, their operations, for each tensor the step that reads it
+        last, and for each node whether its layer is of a type that may be called directly."""
         if self.__dict__.get("_lean_plan") is None:
+            # keras 3.15 maps nodes to operations (for JAX's NNX; fixed on torch);
+            # older versions have no map.
             operation_for = getattr(self, "_get_operation_for_node",
                                     lambda node: node.operation)
             order = [node for depth in sorted(self._nodes_by_depth, reverse=True)
@@ -234,7 +233,8 @@ class LeanFunctionalModel(keras.Model):
                         for ref in node.input_tensors}
             for ref in self.outputs:  # the model's outputs are returned, never dropped
                 last_use.pop(id(ref), None)
-            direct_types = [_direct_call_type(operation_for(node)) for node in order]
+            operations = [operation_for(node) for node in order]
+            direct_types = [_direct_call_type(operation) for operation in operations]
             # Past keras' attribute tracking: a plan, not model state.
-            object.__setattr__(self, "_lean_plan", (order, last_use, direct_types))
+            object.__setattr__(self, "_lean_plan", (order, operations, last_use, direct_types))
         return self._lean_plan

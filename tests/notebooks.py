@@ -28,23 +28,11 @@ class Execution:
     errors: dict  # cell index -> (ename, evalue)
 
     def lost_points(self) -> dict:
-        """grade_id -> (score, max) for each test cell that nbgrader, after the course's
-        own autograde steps, would not give full points."""
-        from copy import deepcopy
+        """grade_id -> (score, max) for each test cell the course's autograde would not give
+        full points."""
+        from cifar_course.grading.nbgrader_ext import lost_points
 
-        from nbgrader.utils import determine_grade, is_solution
-
-        from cifar_course.grading.nbgrader_ext import WarningsAreNotFailures
-
-        lost = {}
-        for cell in deepcopy(self.notebook).cells:
-            if cell.cell_type != "code" or not nbgrader_meta(cell).get("grade") or is_solution(cell):
-                continue
-            WarningsAreNotFailures().preprocess_cell(cell, {}, 0)
-            score, maximum = determine_grade(cell)
-            if score != maximum:
-                lost[nbgrader_meta(cell)["grade_id"]] = (score, maximum)
-        return lost
+        return lost_points(self.notebook)
 
     def graded_errors(self) -> dict:
         return {nbgrader_meta(self.notebook.cells[i])["grade_id"]: error

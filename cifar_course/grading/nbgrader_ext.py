@@ -74,3 +74,21 @@ def autograde_preprocessors() -> list:
         else:
             steps.append(step)
     return steps
+
+
+def lost_points(notebook) -> dict:
+    """grade_id -> (score, max points) for each test cell of an executed notebook that the
+    course's autograde would not give full points (nbgrader's rule after the steps above)."""
+    from copy import deepcopy
+
+    from nbgrader.utils import determine_grade, is_solution
+
+    lost = {}
+    for cell in deepcopy(notebook).cells:
+        if cell.cell_type != "code" or not is_grade(cell) or is_solution(cell):
+            continue
+        WarningsAreNotFailures().preprocess_cell(cell, {}, 0)
+        score, maximum = determine_grade(cell)
+        if score != maximum:
+            lost[cell.metadata.nbgrader["grade_id"]] = (score, maximum)
+    return lost
