@@ -5,6 +5,9 @@ from .backend import BackendError, ensure_torch_backend
 ensure_torch_backend()  # before anything below imports keras
 
 from .data import CLASS_NAMES, load_cifar10  # noqa: E402
+from .threads import configure_threads  # noqa: E402
+
+configure_threads()  # $CIFAR_COURSE_THREADS, where set
 
 __version__ = "0.1.0"
 __all__ = ["BackendError", "CLASS_NAMES", "__version__", "ensure_torch_backend", "load_cifar10"]

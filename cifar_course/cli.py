@@ -35,8 +35,9 @@ Examples:
 
 
 def _add_source(parser):
-    parser.add_argument("--source", help="CIFAR-10 location (default: $CIFAR_COURSE_DATA, "
-                                         "else keras' download)")
+    parser.add_argument("--source", help="CIFAR-10: a folder, .tar.gz or .zip of the canonical "
+                                         "batches or of an image folder (default: "
+                                         "$CIFAR_COURSE_DATA, else keras' download)")
 
 
 def cmd_data(args) -> int:
@@ -85,13 +86,16 @@ def cmd_train(args) -> int:
     from . import plots
     from .augmentation import build_augmentation
     from .references import MissingReferenceError, reference_band
+    from .profiles import get_profile
     from .stages import get_stage
-    from .training import prepare_data, train_stage
+    from .training import describe_run, prepare_data, train_stage
 
     stage = get_stage(args.stage)
-    out = Path(args.out or f"runs/{stage.name}-{args.profile or 'default'}-seed{args.seed}")
-    data = prepare_data(args.profile, args.source)
-    result = train_stage(stage, args.profile, seed=args.seed, data=data, out_dir=out,
+    profile = get_profile(args.profile)
+    out = Path(args.out or f"runs/{stage.name}-{profile.name}-seed{args.seed}")
+    data = prepare_data(profile, args.source)
+    print(describe_run(stage, profile, data, args.seed), flush=True)
+    result = train_stage(stage, profile, seed=args.seed, data=data, out_dir=out,
                          verbose=1 if sys.stdout.isatty() else 2)
     result.model.save(out / "model.keras")
     (out / "history.json").write_text(json.dumps(result.history, indent=1))
@@ -128,6 +132,9 @@ def cmd_evaluate(args) -> int:
     from .data import load_cifar10
     from .evaluation import evaluate_model
 
+    if not Path(args.model).is_file():
+        raise FileNotFoundError(f"{args.model} does not exist. Fix: give the model.keras that "
+                                f"`cifar-course train` wrote (runs/<stage>-<profile>-seed<N>/)")
     model = keras.models.load_model(args.model)
     _, (x_test, y_test) = load_cifar10(args.source)
     result = evaluate_model(model, x_test, y_test)
@@ -146,13 +153,36 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+# Seconds one training run takes on a 2-core CPU (the references' own figures give
+# the measured ones; these are for a profile with none yet).
+TYPICAL_RUN_SECONDS = {"grade": 60, "quick": 240, "full": 5400}
+
+
+def long_run_warning(profile: str, runs: int) -> str:
+    """What ``references run`` is about to cost, from the measured run times where there are some."""
+    from .references import load_references
+
+    stages = load_references()["profiles"].get(profile, {}).get("stages", {})
+    measured = [v for s in stages.values() for v in s.get("train_seconds", {}).get("values", [])
+                if v]
+    each = sum(measured) / len(measured) if measured else TYPICAL_RUN_SECONDS[profile]
+    return (f"references run: {runs} training run(s) in the {profile} profile, about "
+            f"{each / 60:.0f} min each on this project's 2-core CPU "
+            f"({'measured' if measured else 'typical'}), about {runs * each / 3600:.1f} h in all. "
+            f"Runs already measured are skipped; an interrupted run resumes from its last "
+            f"epoch. Ctrl-C stops it safely.")
+
+
 def cmd_references(args) -> int:
     from .references import load_references
+    from .stages import STAGES
     from .references.runner import ablation_table, run_references
 
     if args.action == "run":
+        print(long_run_warning(args.profile, len(args.stages or STAGES) * len(args.seeds)),
+              flush=True)
         run_references(args.profile, seeds=args.seeds, stages=args.stages, source=args.source,
-                       output=args.output, table=args.table)
+                       output=args.output, table=args.table, force=args.force)
     references = load_references(args.output if args.action == "run" else None)
     profiles = [args.profile] if args.profile else sorted(references["profiles"])
     for name in profiles:
@@ -225,79 +255,127 @@ def cmd_grade(args) -> int:
     return 0
 
 
+def _command(commands, name: str, summary: str, description: str, run):
+    parser = commands.add_parser(name, help=summary, description=f"{summary}.\n\n{description}",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _add_threads(parser):
+    parser.add_argument("--threads", type=int, help="CPU threads torch may use (default: "
+                        "$CIFAR_COURSE_THREADS, else one per core); lower it when other "
+                        "trainings share the machine")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cifar-course", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error instead of one line")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    data = commands.add_parser("data", help="load a CIFAR-10 source and describe it")
+    data = _command(commands, "data", "load a CIFAR-10 source and describe it",
+                    "Prints the source, its SHA-256, the load time and the images per class. "
+                    "The first load decodes\nthe source (about 20 s) and caches the arrays.",
+                    cmd_data)
     _add_source(data)
     data.add_argument("--verify", action="store_true",
                       help="fail unless it is the complete dataset (50,000 + 10,000 images)")
-    data.set_defaults(run=cmd_data)
 
-    stages = commands.add_parser("stages", help="list the recipe's stages and what each adds")
-    stages.set_defaults(run=cmd_stages)
+    _command(commands, "stages", "list the recipe's stages and what each adds",
+             "The recipe lives in cifar_course/stages.py; each stage is the one before plus "
+             "one change.", cmd_stages)
 
-    train = commands.add_parser("train", help="train one stage; write model, history, plots")
+    train = _command(commands, "train", "train one stage; write model, history, plots",
+                     "Trains a stage in a profile, measures the model it ends with on the test "
+                     "set, compares\nwith the stage's reference, and writes model.keras, "
+                     "history.json, metrics.json and plots.", cmd_train)
     train.add_argument("--stage", default="callbacks",
                        help="stage name or number (see `cifar-course stages`; default: the final one)")
-    train.add_argument("--profile", choices=list(PROFILES), help="training budget")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--profile", choices=list(PROFILES),
+                       help="training budget (default: $CIFAR_COURSE_PROFILE, else quick)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     train.add_argument("--out", help="output folder (default: runs/<stage>-<profile>-seed<N>)")
     _add_source(train)
-    train.set_defaults(run=cmd_train)
+    _add_threads(train)
 
-    evaluate = commands.add_parser("evaluate", help="measure a saved model on the test set")
-    evaluate.add_argument("model", help="a .keras file written by `train`")
+    evaluate = _command(commands, "evaluate", "measure a saved model on the test set",
+                        "Test accuracy, per-class accuracy, the most confused pairs and ECE of a "
+                        "model.keras.", cmd_evaluate)
+    evaluate.add_argument("model", help="a model.keras written by `cifar-course train`")
     evaluate.add_argument("--out", help="folder for the confusion matrix and reliability plots")
     _add_source(evaluate)
-    evaluate.set_defaults(run=cmd_evaluate)
+    _add_threads(evaluate)
 
-    references = commands.add_parser("references", help="measure (run) or print (show) the "
-                                                         "reference metrics")
-    references.add_argument("action", choices=["run", "show"])
-    references.add_argument("--profile", choices=[p for p in PROFILES if not PROFILES[p].synthetic])
-    references.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    references.add_argument("--stages", nargs="+", help="default: all stages")
+    references = _command(
+        commands, "references", "measure (run) or print (show) the reference metrics",
+        "run trains every stage x seed of a profile on real data and merges each run into the\n"
+        "package's references.json as it lands. It takes long: about 1 min a run in grade, 4 in "
+        "quick\nand 40-90 in full on a 2-core CPU. It skips runs already measured and resumes "
+        "an\ninterrupted one, so it can be stopped and started again.", cmd_references)
+    references.add_argument("action", choices=["run", "show"], help="run: measure; show: print")
+    references.add_argument("--profile", choices=[p for p in PROFILES if not PROFILES[p].synthetic],
+                            help="which profile (run: required; show: default all)")
+    references.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+                            help="seeds to run (default 0 1 2)")
+    references.add_argument("--stages", nargs="+", help="stages to run (default: all)")
+    references.add_argument("--force", action="store_true",
+                            help="measure again runs that are already recorded")
     references.add_argument("--output", help="references JSON to update (default: the "
                                              "package's own)")
-    references.add_argument("--table", help="also write a markdown ablation table here")
+    references.add_argument("--table", help="also write the markdown ablation table here")
     _add_source(references)
-    references.set_defaults(run=cmd_references)
+    _add_threads(references)
 
-    lessons = commands.add_parser("lessons", help="instructors: regenerate lessons/ from solutions/")
-    lessons.add_argument("action", choices=["build"])
-    lessons.add_argument("--solutions", default="solutions")
-    lessons.add_argument("--lessons", default="lessons")
-    lessons.set_defaults(run=cmd_lessons)
+    lessons = _command(commands, "lessons", "instructors: regenerate lessons/ from solutions/",
+                       "Pins the current references.json in the hidden tests, then runs "
+                       "nbgrader's generate_assignment.", cmd_lessons)
+    lessons.add_argument("action", choices=["build"], help="build: write the student versions")
+    lessons.add_argument("--solutions", default="solutions", help="the instructor notebooks")
+    lessons.add_argument("--lessons", default="lessons", help="where the student versions go")
 
-    grade = commands.add_parser("grade", help="instructors: release, autograde, export (nbgrader)")
-    grade.add_argument("action", choices=["release", "autograde", "export"])
+    grade = _command(commands, "grade", "instructors: release, autograde, export (nbgrader)",
+                     "release sets up the nbgrader course; autograde grades a folder of "
+                     "submissions (one folder\nor .zip per student); export writes the "
+                     "grades CSV. See the README's grading section.", cmd_grade)
+    grade.add_argument("action", choices=["release", "autograde", "export"],
+                       help="what to do (see above)")
     grade.add_argument("submissions", nargs="?", help="autograde: a folder with one folder or "
                                                        ".zip per student")
     grade.add_argument("--course", default="autograder", help="the nbgrader course folder")
     grade.add_argument("--solutions", default="solutions", help="release: the instructor notebooks")
-    grade.add_argument("--jobs", type=int, default=1, help="students graded in parallel")
+    grade.add_argument("--jobs", type=int, default=1, help="students graded in parallel "
+                       "(they share the cores: each gets cores / jobs threads)")
     grade.add_argument("--profile", default="grade", help="training budget the notebooks run in")
-    grade.add_argument("--memory-gb", type=float, default=16.0, help="memory limit per student")
+    grade.add_argument("--memory-gb", type=float, default=16.0,
+                       help="memory limit per student (address space; on a GPU machine, data)")
     grade.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
     grade.add_argument("--csv", help="where to write the grades (default: COURSE/grades.csv)")
-    grade.set_defaults(run=cmd_grade)
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "references" and args.action == "run" and not args.profile:
-        print("references run needs --profile (grade, quick or full)", file=sys.stderr)
+        print("error: references run needs --profile (grade, quick or full)", file=sys.stderr)
         return 2
     from .data import DatasetError
+    from .references import MissingReferenceError
+    from .threads import configure_threads
 
     try:
+        configure_threads(getattr(args, "threads", None))
         return args.run(args)
-    except DatasetError as error:
-        print(f"error: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (DatasetError, MissingReferenceError, KeyError, ValueError, OSError,
+            RuntimeError) as error:
+        if args.debug:
+            raise
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"error: {message}  (--debug shows the traceback)", file=sys.stderr)
         return 1
 
 

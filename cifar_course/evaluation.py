@@ -74,16 +74,19 @@ def cross_entropy(probabilities, labels, label_smoothing: float = 0.0) -> float:
     return float(-(targets * np.log(probabilities)).sum(axis=1).mean())
 
 
-def evaluate_model(model, images, labels, *, loss=None, batch_size: int = 256) -> dict:
-    """All the test-set figures a stage is judged on, from one pass of ``predict``."""
+def evaluate_model(model, images, labels, *, batch_size: int = 256) -> dict:
+    """All the test-set figures a stage is judged on, from one pass of ``predict``.
+
+    ``loss`` is the plain (unsmoothed) cross-entropy for every model, so that
+    stages trained with label smoothing compare with the others.
+    """
     probabilities = predict_proba(model, images, batch_size)
     labels = np.ravel(labels).astype(int)
     predictions = probabilities.argmax(axis=1)
     matrix = confusion_matrix(labels, predictions)
-    smoothing = float(getattr(loss, "label_smoothing", 0.0) or 0.0)
     return {
         "accuracy": float((predictions == labels).mean()),
-        "loss": cross_entropy(probabilities, labels, smoothing),
+        "loss": cross_entropy(probabilities, labels),
         "ece": expected_calibration_error(probabilities, labels),
         "per_class_accuracy": per_class_accuracy(matrix),
         "confusion_matrix": matrix.tolist(),

@@ -14,8 +14,7 @@ from keras import layers
 
 from .augmentation import build_augmentation
 from .data import CIFAR10_MEAN, CIFAR10_STD
-from .layers import (ChannelsLastConv2D, ChannelsLastMaxPooling2D, FusedBatchNormalization,
-                     LeanFunctionalModel)
+from .layers import ChannelsLastConv2D, ChannelsLastMaxPooling2D, FusedBatchNormalization
 
 NUM_CLASSES = 10
 # PyTorch's default (keras' is 0.99): with a few hundred steps an epoch, 0.99
@@ -68,7 +67,7 @@ def build_baseline_cnn(
     regularizer = keras.regularizers.L2(l2) if l2 else None
     outputs = layers.Dense(NUM_CLASSES, activation="softmax",
                            kernel_regularizer=regularizer, name="classifier")(x)
-    return LeanFunctionalModel(inputs, outputs, name=name)
+    return keras.Model(inputs, outputs, name=name)
 
 
 def build_stage_model(config, seed: int | None = None) -> keras.Model:

@@ -2,7 +2,7 @@
 
 A profile fixes how much data and how many epochs a stage trains on, never
 what the stage is. Choose one with an argument, or with ``CIFAR_COURSE_PROFILE``;
-by default ``full`` on a GPU and ``quick`` on a CPU.
+by default ``quick``, and ``full`` on a GPU once every stage has a full reference.
 """
 
 from __future__ import annotations
@@ -57,11 +57,23 @@ PROFILES = {
 
 
 def default_profile_name() -> str:
+    """``$CIFAR_COURSE_PROFILE``; else ``full`` on a GPU once every stage has a full
+    reference, and ``quick`` otherwise (a CPU, or full references still being measured)."""
     if os.environ.get(PROFILE_ENV):
         return os.environ[PROFILE_ENV]
     import torch
 
-    return "full" if torch.cuda.is_available() else "quick"
+    if torch.cuda.is_available() and has_references_for_every_stage("full"):
+        return "full"
+    return "quick"
+
+
+def has_references_for_every_stage(profile: str) -> bool:
+    from .references import load_references
+    from .stages import STAGES
+
+    measured = load_references()["profiles"].get(profile, {}).get("stages", {})
+    return all(stage.name in measured for stage in STAGES)
 
 
 def get_profile(name: str | Profile | None = None) -> Profile:

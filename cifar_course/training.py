@@ -1,10 +1,10 @@
 """Train one stage of the recipe in one profile, with one seed.
 
-What the trainer measures: every stage is measured on the weights of its best
-validation-loss epoch (restored at the end of training). Short runs on constant
-learning rates are noisy at their last epoch; the best-validation model is the
-fair, repeatable point to compare stages at, and it is the model the callbacks
-stage's EarlyStopping restores anyway.
+What the trainer measures (docs/measurement-protocol.md): every stage is
+measured on the model it ends training with, after the profile's epochs. No
+stage is rescued by a selection it does not make itself: only the callbacks
+stage restores its best-validation weights, because its EarlyStopping does,
+so that stage's gain shows in the table.
 """
 
 from __future__ import annotations
@@ -68,6 +68,24 @@ def prepare_data(profile: Profile | str | None = None, source=None) -> DataSplit
     return DataSplits(x_train, y_train, x_val, y_val, x_test, y_test, info)
 
 
+def describe_run(stage: Stage, profile: Profile, data: DataSplits, seed: int) -> str:
+    """A header for a training run: stage, profile, data, device and threads, versions."""
+    import torch
+
+    if data.source is None:
+        source = "synthetic images"
+    else:
+        source = f"{data.source.kind} {data.source.path}"
+        source += f" (sha256 {data.source.sha256[:12]}...)" if data.source.sha256 else ""
+    device = (f"GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available()
+              else f"CPU, {torch.get_num_threads()} torch threads")
+    return (f"stage {stage.number} {stage.name}, seed {seed} | profile {profile.name}: "
+            f"{len(data.x_train):,} train / {len(data.x_val):,} validation / {len(data.x_test):,} "
+            f"test images, {profile.epochs} epochs of batch {profile.batch_size}\n"
+            f"data: {source}\ndevice: {device} | keras {keras.__version__}, torch "
+            f"{torch.__version__}")
+
+
 def one_hot(labels) -> np.ndarray:
     # CategoricalCrossentropy takes one-hot targets; it is the keras loss with
     # label_smoothing (SparseCategoricalCrossentropy has none in keras 3.15).
@@ -91,25 +109,14 @@ def build_loss(stage: Stage) -> keras.losses.Loss:
     return keras.losses.CategoricalCrossentropy(label_smoothing=stage.optimizer.label_smoothing)
 
 
-class KeepBestWeights(keras.callbacks.Callback):
-    """Restore the weights of the epoch with the lowest ``val_loss`` when training ends."""
-
-    def __init__(self, monitor: str = "val_loss"):
-        super().__init__()
-        self.monitor = monitor
-        self.best = np.inf
-        self.best_epoch = None
-        self.best_weights = None
-
-    def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
-        if value is not None and value < self.best:
-            self.best, self.best_epoch = float(value), epoch
-            self.best_weights = self.model.get_weights()
-
-    def on_train_end(self, logs=None):
-        if self.best_weights is not None:
-            self.model.set_weights(self.best_weights)
+def best_epoch(history: dict, monitor: str = "val_loss") -> tuple[int | None, float]:
+    """(1-based epoch, value) of the lowest finite ``monitor``; (None, inf) if there is none."""
+    values = [v for v in history.get(monitor, [])]
+    finite = [(v, i) for i, v in enumerate(values) if np.isfinite(v)]
+    if not finite:
+        return None, float("inf")
+    value, index = min(finite)
+    return index + 1, float(value)
 
 
 def build_callbacks(stage: Stage, profile: Profile, out_dir: Path | None) -> list:
@@ -155,7 +162,7 @@ class TrainResult:
     model: keras.Model
     history: dict
     epochs_run: int
-    best_epoch: int | None  # 1-based; None if no epoch had a finite validation loss
+    best_epoch: int | None  # 1-based epoch of the lowest validation loss (reported, not restored)
     best_val_loss: float
     train_seconds: float
     wall_seconds: float  # model building, training and the test evaluation
@@ -187,11 +194,14 @@ def train_stage(
     optimizer: keras.optimizers.Optimizer | None = None,
     loss: keras.losses.Loss | None = None,
     callbacks: list | None = None,
+    extra_callbacks: list | None = None,
 ) -> TrainResult:
-    """Train a stage and measure its best-validation model on the test set.
+    """Train a stage for the profile's epochs and measure the model it ends with on the test set.
 
     ``model``, ``optimizer``, ``loss`` and ``callbacks`` replace the stage's own
     (the lessons pass what the student built); the rest comes from the stage.
+    ``extra_callbacks`` are added to the stage's (the reference runner's
+    resumption and epoch log).
     """
     stage = stage if isinstance(stage, Stage) else get_stage(stage)
     profile = get_profile(profile)
@@ -202,11 +212,9 @@ def train_stage(
 
     wall_start = time.perf_counter()
     model = compile_stage_model(stage, profile, seed, model=model, optimizer=optimizer, loss=loss)
-    loss = model.loss
-    keep_best = KeepBestWeights()
     # TerminateOnNaN: a diverged run stops at once instead of spending its budget.
     callbacks = list(callbacks) if callbacks is not None else build_callbacks(stage, profile, out_dir)
-    callbacks += [keep_best, keras.callbacks.TerminateOnNaN()]
+    callbacks += [*(extra_callbacks or []), keras.callbacks.TerminateOnNaN()]
     start = time.perf_counter()
     history = model.fit(
         data.x_train, one_hot(data.y_train),
@@ -215,14 +223,13 @@ def train_stage(
         callbacks=callbacks, verbose=verbose,
     )
     seconds = time.perf_counter() - start
-    test = evaluate_model(model, data.x_test, data.y_test,
-                          loss=loss, batch_size=max(256, profile.batch_size))
+    test = evaluate_model(model, data.x_test, data.y_test, batch_size=max(256, profile.batch_size))
     history = {k: [float(v) for v in values] for k, values in history.history.items()}
+    best, best_val_loss = best_epoch(history)
     return TrainResult(
         stage=stage.name, profile=profile.name, seed=seed, model=model, history=history,
         epochs_run=len(history["loss"]),
-        best_epoch=None if keep_best.best_epoch is None else keep_best.best_epoch + 1,
-        best_val_loss=keep_best.best, train_seconds=seconds,
+        best_epoch=best, best_val_loss=best_val_loss, train_seconds=seconds,
         wall_seconds=time.perf_counter() - wall_start, test=test,
         diverged=not np.all(np.isfinite(history["loss"])),
     )

@@ -1,5 +1,6 @@
 """The command line, on synthetic data."""
 
+import argparse
 import json
 import shutil
 import subprocess
@@ -66,3 +67,56 @@ def test_module_runs_as_script():
     done = subprocess.run([sys.executable, "-m", "cifar_course.cli", "stages"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "callbacks" in done.stdout
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["train", "--stage", "nope", "--profile", "smoke"], "No stage 'nope'"),
+    (["evaluate", "missing.keras"], "does not exist. Fix"),
+    (["references", "run"], "needs --profile"),
+])
+def test_errors_are_one_line_with_the_fix(argv, says, capsys):
+    assert main(argv) in (1, 2)
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and says in err and "\n" not in err and "Traceback" not in err
+
+
+def test_debug_shows_the_traceback():
+    with pytest.raises(KeyError):
+        main(["--debug", "train", "--stage", "nope", "--profile", "smoke"])
+
+
+def test_every_subcommand_and_option_has_help_text():
+    from cifar_course.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in commands.choices.items():
+        assert sub.description, name
+        for action in sub._actions:
+            assert action.help, f"{name} {action.option_strings or action.dest}"
+
+
+def test_references_show_fits_100_columns(capsys):
+    assert main(["references", "show"]) == 0
+    assert max(map(len, capsys.readouterr().out.splitlines())) <= 100
+
+
+def test_references_run_warns_of_its_length():
+    from cifar_course.cli import long_run_warning
+
+    text = long_run_warning("full", 6)
+    assert "6 training run(s)" in text and " h in all" in text and "resumes" in text
+
+
+def test_train_prints_a_header_naming_stage_profile_data_device(capsys, tmp_path):
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        assert main(["train", "--stage", "baseline", "--profile", "smoke", "--threads", "1",
+                     "--out", str(tmp_path)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    out = capsys.readouterr().out
+    assert "stage 1 baseline, seed 0 | profile smoke" in out
+    assert "data: synthetic images" in out and "device: CPU, 1 torch threads" in out

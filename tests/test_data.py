@@ -61,6 +61,59 @@ def test_canonical_batches_folder(tmp_path):
     assert load_cifar10(tmp_path, use_cache=False)[0][0].shape == (50, 32, 32, 3)
 
 
+def zip_folder(folder, archive, arcname):
+    import zipfile
+
+    with zipfile.ZipFile(archive, "w") as out:
+        for file in sorted(folder.rglob("*")):
+            out.write(file, f"{arcname}/{file.relative_to(folder).as_posix()}")
+    return archive
+
+
+def test_every_form_a_user_may_have_loads_the_same_arrays(tmp_path, image_folder):
+    """Canonical batches re-packed under any name, nested trees, and zips of either."""
+    batches = write_batches(tmp_path / "b" / "cifar-10-batches-py")
+    expected_batches = load_cifar10(batches, use_cache=False)
+    nested = tmp_path / "nested" / "downloads"
+    nested.parent.mkdir()
+    image_folder.rename(nested)  # .../nested/downloads/train/<class>/...
+    expected_images = load_cifar10(tmp_path / "nested", use_cache=False)
+    forms = {
+        "batches re-packed": (tar_folder(batches, tmp_path / "mine.tar.gz", "cifar-10-batches-py"),
+                              expected_batches),
+        "batches zipped": (zip_folder(batches, tmp_path / "batches.zip", "x/cifar-10-batches-py"),
+                           expected_batches),
+        "image folder zipped": (zip_folder(nested, tmp_path / "images.zip", "cifar10"),
+                                expected_images),
+        "image folder nested tar": (tar_folder(tmp_path / "nested", tmp_path / "n.tgz", "a/b"),
+                                    expected_images),
+    }
+    for form, (source, expected) in forms.items():
+        loaded = load_cifar10(source, use_cache=False)
+        for left, right in zip([*loaded[0], *loaded[1]], [*expected[0], *expected[1]]):
+            assert np.array_equal(left, right), form
+
+
+def test_a_file_that_is_no_archive_says_what_is_read(tmp_path):
+    other = tmp_path / "cifar.rar"
+    other.write_bytes(b"x")
+    with pytest.raises(LayoutError, match=r"\.zip"):
+        load_cifar10(other, use_cache=False)
+
+
+def test_relative_path_works_from_a_notebook_folder(tmp_path, monkeypatch, image_archive):
+    """CIFAR_COURSE_DATA relative to the repository root, a kernel running in lessons/."""
+    repo = image_archive.parent
+    (repo / "lessons").mkdir()
+    monkeypatch.chdir(repo / "lessons")
+    monkeypatch.setenv("CIFAR_COURSE_DATA", image_archive.name)
+    _, info = load_cifar10_with_info(use_cache=False)
+    assert info.path == str(image_archive)
+    monkeypatch.setenv("CIFAR_COURSE_DATA", "missing/cifar.tar.gz")
+    with pytest.raises(DatasetNotFoundError, match="CIFAR_COURSE_DATA=missing.*absolute path"):
+        load_cifar10_with_info(use_cache=False)
+
+
 def test_canonical_archive_with_wrong_md5_is_refused(tmp_path):
     folder = write_batches(tmp_path / "src" / "cifar-10-batches-py")
     archive = tar_folder(folder, tmp_path / "cifar-10-python.tar.gz", "cifar-10-batches-py")

@@ -1,5 +1,6 @@
 """Reference bands, and the honesty of the shipped references file."""
 
+import keras
 import pytest
 from conftest import real_data_path
 
@@ -116,3 +117,58 @@ def test_shipped_full_references_are_full_runs_with_their_provenance():
         assert entry["measured"] and entry["wall_seconds"]["values"], name
         assert max(entry["epochs_run"]["values"]) <= provenance["profile"]["epochs"], name
         assert len(entry["test_accuracy"]["values"]) == len(set(entry["seeds"])), name
+
+
+class Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_run_resumes_from_its_last_epoch(tmp_path):
+    """The runner's runs resume (BackupAndRestore) and report the whole run's epochs."""
+    from cifar_course.references.runner import _train_resumably
+    from cifar_course.training import prepare_data
+
+    data = prepare_data("smoke")
+    with pytest.raises(KeyboardInterrupt):
+        _train_resumably(STAGES[0], "smoke", 0, data, tmp_path, extra_callbacks=[Interrupt()])
+    assert (tmp_path / "epochs.csv").read_text().count("\n") == 3  # header and 2 epochs
+    summary = _train_resumably(STAGES[0], "smoke", 0, data, tmp_path)
+    assert summary["epochs_run"] == 3 and summary["resumed"]
+
+
+def test_readme_states_the_band_rule_the_tool_applies():
+    from pathlib import Path
+
+    from cifar_course.references import BAND_RULE
+
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    assert BAND_RULE in readme
+
+
+def test_references_of_another_protocol_are_not_used(tmp_path):
+    import json
+
+    stale = {"profiles": {"full": {"provenance": {"protocol": "best validation epoch"},
+                                   "stages": {"baseline": {}}}}}
+    (tmp_path / "r.json").write_text(json.dumps(stale))
+    assert load_references(tmp_path / "r.json")["profiles"] == {}
+
+
+GRADE = SHIPPED["profiles"].get("grade")
+
+
+def test_grade_references_cover_every_stage_with_three_seeds():
+    """Autograding compares with these: they must exist for every stage."""
+    assert GRADE is not None, "run: cifar-course references run --profile grade"
+    assert list(GRADE["stages"]) == [s.name for s in STAGES]
+    for name, entry in GRADE["stages"].items():
+        assert len(entry["runs"]) >= 3 and len(set(entry["seeds"])) == len(entry["runs"]), name
+
+
+def test_readme_claim_later_stages_end_below_the_baseline_in_grade():
+    """The README says so of the grade table; this keeps the sentence true."""
+    baseline = GRADE["stages"]["baseline"]["test_accuracy"]["mean"]
+    assert all(entry["test_accuracy"]["mean"] < baseline
+               for name, entry in GRADE["stages"].items() if name != "baseline")

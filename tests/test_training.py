@@ -8,7 +8,7 @@ import pytest
 
 import cifar_course  # noqa: F401
 from cifar_course.profiles import PROFILES, Profile
-from cifar_course.training import KeepBestWeights, one_hot, prepare_data, synthetic_cifar, train_stage
+from cifar_course.training import best_epoch, one_hot, prepare_data, synthetic_cifar, train_stage
 
 
 @pytest.fixture(scope="module")
@@ -41,17 +41,31 @@ def test_the_model_learns_synthetic_classes():
     assert result.test["accuracy"] > 0.6  # chance is 0.1
 
 
-def test_keep_best_weights_restores_the_best_epoch():
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile("sgd", "mse")
-    keep = KeepBestWeights()
-    keep.set_model(model)
-    for epoch, loss in enumerate([3.0, 1.0, 2.0]):
-        model.layers[0].kernel.assign(np.full((2, 1), float(epoch)))
-        keep.on_epoch_end(epoch, {"val_loss": loss})
-    keep.on_train_end()
-    assert keep.best_epoch == 1
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(model.layers[0].kernel), 1.0)
+def test_best_epoch_is_reported_from_the_history():
+    assert best_epoch({"val_loss": [3.0, 1.0, float("nan"), 2.0]}) == (2, 1.0)
+    assert best_epoch({"val_loss": [float("nan")]}) == (None, float("inf"))
+
+
+class LastWeights(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights = [w.copy() for w in self.model.get_weights()]
+
+
+def test_a_stage_is_measured_on_the_model_it_ends_training_with(smoke_data):
+    """The protocol: no best-epoch restore for stages without EarlyStopping."""
+    last = LastWeights()
+    result = train_stage("dropout_weight_decay", "smoke", seed=1, data=smoke_data, verbose=0,
+                         extra_callbacks=[last])
+    for measured, final in zip(result.model.get_weights(), last.weights):
+        np.testing.assert_array_equal(measured, final)
+
+
+def test_the_test_loss_is_unsmoothed_for_every_stage(smoke_data):
+    from cifar_course.evaluation import cross_entropy
+
+    result = train_stage("label_smoothing", "smoke", seed=0, data=smoke_data, verbose=0)
+    assert result.test["loss"] == pytest.approx(
+        cross_entropy(result.test["probabilities"], result.test["labels"]))
 
 
 def test_synthetic_images_and_one_hot():

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ChecksumError, CorruptDataError
-from .sources import READERS, Arrays, detect_kind, file_digest, read_keras_download
+from .errors import ChecksumError, CorruptDataError, DatasetNotFoundError
+from .sources import Arrays, file_digest, read_keras_download, read_source
 
 DATA_ENV = "CIFAR_COURSE_DATA"
 CACHE_ENV = "CIFAR_COURSE_CACHE"
@@ -37,12 +37,29 @@ def cache_dir() -> Path:
 
 
 def resolve_source(source: str | os.PathLike | None = None) -> str | Path:
-    """The explicit source, else ``$CIFAR_COURSE_DATA``, else ``"keras"``."""
+    """The explicit source, else ``$CIFAR_COURSE_DATA``, else ``"keras"``.
+
+    A relative path is looked for from the current folder and then from each
+    folder above it: a path set relative to the repository root (as the README
+    does) also works from a notebook kernel running in ``lessons/``.
+    """
+    from_environment = source is None
     if source is None:
         source = os.environ.get(DATA_ENV) or "keras"
     if str(source) == "keras":
         return "keras"
-    return Path(source).expanduser().resolve()
+    path = Path(source).expanduser()
+    if path.is_absolute():
+        return path
+    tried = [folder / path for folder in (Path.cwd(), *Path.cwd().parents)]
+    for candidate in tried:
+        if candidate.exists():
+            return candidate.resolve()
+    named_by = f"{DATA_ENV}={source}" if from_environment else f"source {str(source)!r}"
+    raise DatasetNotFoundError(
+        f"CIFAR-10 not found: {named_by} is a relative path, and it exists neither in "
+        f"{Path.cwd()} nor in any folder above it (tried {tried[0]} ... {tried[-1]}). Fix: give "
+        f"an absolute path, e.g. {DATA_ENV}=\"$PWD/{source}\" from the folder it is relative to.")
 
 
 def _check_sidecar_sums(path: Path, sha256: str) -> None:
@@ -99,7 +116,10 @@ def load_cifar10_with_info(
         return arrays, SourceInfo("keras", "keras.datasets.cifar10", None,
                                   len(arrays.x_train), len(arrays.x_test))
 
-    kind = detect_kind(resolved)
+    if not resolved.exists():
+        raise DatasetNotFoundError(
+            f"CIFAR-10 source {str(resolved)!r} does not exist. Fix: check the path "
+            f"(or the CIFAR_COURSE_DATA environment variable that named it).")
     cache_file = cache_dir() / f"cifar10-{_cache_key(resolved)}.npz"
     if use_cache and (cached := _load_cached(cache_file)) is not None:
         return cached
@@ -107,7 +127,9 @@ def load_cifar10_with_info(
     sha256 = file_digest(resolved) if resolved.is_file() else None
     if sha256:
         _check_sidecar_sums(resolved, sha256)
-    arrays = READERS[kind](resolved)
+    print(f"Decoding CIFAR-10 from {resolved} (the first time only: about 20 s for the JPEG "
+          f"copy; the arrays are then cached in {cache_dir()})", flush=True)
+    kind, arrays = read_source(resolved)
     if len(arrays.x_train) == 0 or len(arrays.x_test) == 0:
         raise CorruptDataError(f"{resolved} holds no images. Fix: check the source.")
     info = SourceInfo(kind, str(resolved), sha256, len(arrays.x_train), len(arrays.x_test))

@@ -1,10 +1,14 @@
 """Readers for the three forms CIFAR-10 comes in.
 
-- ``batches``: the canonical ``cifar-10-batches-py`` folder, or the
-  ``cifar-10-python.tar.gz`` archive it comes from (MD5-checked).
-- ``imagefolder``: ``train/<class>/*`` and ``test/<class>/*`` image files, as a
-  folder or as a ``.tar.gz`` / ``.tgz`` of one (the shared JPEG copy).
+- ``batches``: the canonical ``cifar-10-batches-py`` files (``data_batch_1..5``,
+  ``test_batch``); ``cifar-10-python.tar.gz`` itself is MD5-checked.
+- ``imagefolder``: ``train/<class>/*`` and ``test/<class>/*`` image files (the
+  shared JPEG copy).
 - ``keras``: ``keras.datasets.cifar10.load_data()``, which downloads.
+
+The first two are read from a folder, a tar archive (``.tar.gz``, ``.tgz``,
+``.tar``...) or a ``.zip``, at any depth inside it: the form is told from the
+files, not from the name.
 
 Each reader returns ``Arrays``: uint8 images ``(N, 32, 32, 3)`` and uint8
 labels ``(N, 1)``, the shapes ``keras.datasets.cifar10.load_data()`` returns.
@@ -16,6 +20,7 @@ import hashlib
 import io
 import pickle
 import tarfile
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +40,8 @@ CIFAR10_MEAN = (125.3, 123.0, 113.9)
 CIFAR10_STD = (63.0, 62.1, 66.7)
 CANONICAL_ARCHIVE_MD5 = "c58f30108f718f92721af3b95e74349a"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz")
+BATCH_NAMES = (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch")
 SPLITS = ("train", "test")
 
 
@@ -57,33 +64,51 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
     return digest.hexdigest()
 
 
-def detect_kind(path: Path) -> str:
-    """Tell which reader fits a local path, or explain why none does."""
+def list_files(path: Path) -> dict[str, bytes]:
+    """The CIFAR-10 files (batches or class-folder images) in a folder, a tar or a zip
+    archive, at any depth: ``{relative name: bytes}``."""
     if not path.exists():
         raise DatasetNotFoundError(
             f"CIFAR-10 source {str(path)!r} does not exist. Fix: check the path "
             f"(or the CIFAR_COURSE_DATA environment variable that named it)."
         )
+
+    def wanted(name: str) -> bool:
+        return Path(name).name in BATCH_NAMES or _split_class_file(name) is not None
+
     if path.is_dir():
-        if (path / "data_batch_1").exists():
-            return "batches"
-        if (path / "cifar-10-batches-py").is_dir():
-            return "batches"
-        if all((path / split).is_dir() for split in SPLITS):
-            return "imagefolder"
-        raise LayoutError(
-            f"{path} is neither a 'cifar-10-batches-py' folder (data_batch_1..5, "
-            f"test_batch) nor an image folder with 'train/<class>/' and "
-            f"'test/<class>/' subfolders. Fix: point to the folder that holds them."
-        )
+        return {rel: file.read_bytes() for file in sorted(path.rglob("*"))
+                if file.is_file() and wanted(rel := file.relative_to(path).as_posix())}
     name = path.name.lower()
-    if name == "cifar-10-python.tar.gz":
+    if name.endswith(".zip"):
+        def read_zip():
+            with zipfile.ZipFile(path) as archive:
+                return {info.filename: archive.read(info) for info in archive.infolist()
+                        if not info.is_dir() and wanted(info.filename)}
+        return _guard_truncation(path, read_zip)
+    if name.endswith(TAR_SUFFIXES):
+        def read_tar():
+            with _open_tar(path) as archive:
+                return {m.name: archive.extractfile(m).read() for m in archive
+                        if m.isfile() and wanted(m.name)}
+        return _guard_truncation(path, read_tar)
+    raise LayoutError(
+        f"{path} is a file, but not an archive this course reads. Fix: give a "
+        f"cifar-10-python.tar.gz, a .tar.gz/.tgz/.tar/.zip of CIFAR-10 (canonical batches or "
+        f"an image folder), or a folder holding one."
+    )
+
+
+def detect_kind(files: dict, where: str) -> str:
+    """``batches`` or ``imagefolder``, from the files found; or say what was expected."""
+    if any(Path(name).name == "data_batch_1" for name in files):
         return "batches"
-    if name.endswith((".tar.gz", ".tgz", ".tar")):
+    if files:
         return "imagefolder"
     raise LayoutError(
-        f"{path} is a file, but not a .tar.gz archive. Fix: give a "
-        f"cifar-10-python.tar.gz, an image-folder .tar.gz, or a folder."
+        f"{where} holds neither the canonical batches (cifar-10-batches-py: data_batch_1..5 "
+        f"and test_batch) nor an image folder (train/<class>/*.jpg and test/<class>/*.jpg), "
+        f"at any depth. Fix: point to the folder or archive that holds them."
     )
 
 
@@ -112,38 +137,20 @@ def _assemble_batches(read) -> Arrays:
     )
 
 
-def read_batches(path: Path) -> Arrays:
-    """Read the canonical python version, as a folder or as its archive."""
-    if path.is_dir():
-        folder = path / "cifar-10-batches-py" if (path / "cifar-10-batches-py").is_dir() else path
+def _read_batches(files: dict, where: str) -> Arrays:
+    by_name = {}
+    for name in sorted(files, key=len):  # the shallowest copy of each batch
+        by_name.setdefault(Path(name).name, files[name])
 
-        def read(name):
-            file = folder / name
-            if not file.exists():
-                raise LayoutError(
-                    f"{folder} has no {name!r}. Fix: a cifar-10-batches-py folder "
-                    f"holds data_batch_1..5 and test_batch; extract the archive again."
-                )
-            return file.read_bytes()
+    def read(name):
+        if name not in by_name:
+            raise LayoutError(
+                f"{where} has no {name!r}. Fix: a cifar-10-batches-py folder holds "
+                f"data_batch_1..5 and test_batch; download or extract it again."
+            )
+        return by_name[name]
 
-        return _assemble_batches(read)
-
-    actual = file_digest(path, "md5")
-    if actual != CANONICAL_ARCHIVE_MD5:
-        raise ChecksumError(
-            f"{path} has MD5 {actual}, not the official {CANONICAL_ARCHIVE_MD5}: "
-            f"the download is incomplete or altered. Fix: delete it and download "
-            f"https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz again."
-        )
-    with _open_tar(path) as archive:
-        members = {Path(m.name).name: m for m in archive.getmembers() if m.isfile()}
-
-        def read(name):
-            if name not in members:
-                raise LayoutError(f"{path} has no {name!r}. Fix: download it again.")
-            return archive.extractfile(members[name]).read()
-
-        return _guard_truncation(path, lambda: _assemble_batches(read))
+    return _assemble_batches(read)
 
 
 # ------------------------------------------------------------- imagefolder --
@@ -210,39 +217,31 @@ def _arrays_from_entries(entries: dict, where: str) -> Arrays:
     return Arrays(*out["train"], *out["test"])
 
 
-def read_imagefolder(path: Path) -> Arrays:
-    """Read train/<class>/* and test/<class>/* from a folder or a tar archive."""
+def _read_imagefolder(files: dict, where: str) -> Arrays:
     entries: dict = {}
-    if path.is_dir():
-        # torchvision's ImageFolder does the folder walk and the class check.
-        from torchvision.datasets import ImageFolder
+    for name, data in files.items():
+        key = _split_class_file(name)
+        if key is not None:
+            split, class_name, file_name = key
+            entries.setdefault((split, class_name), {})[file_name] = data
+    return _arrays_from_entries(entries, where)
 
-        for split in SPLITS:
-            root = path / split
-            if not root.is_dir():
-                raise LayoutError(f"{path} has no '{split}/' folder. Fix: add it.")
-            try:
-                listing = ImageFolder(str(root), loader=lambda p: p, allow_empty=True)
-            except FileNotFoundError as error:
-                raise LayoutError(f"{root}: {error}. Fix: add the class folders.") from error
-            for file, label in listing.samples:
-                class_name = listing.classes[label]
-                entries.setdefault((split, class_name), {})[Path(file).name] = Path(file).read_bytes()
-        return _arrays_from_entries(entries, str(path))
 
-    def collect():
-        with _open_tar(path) as archive:
-            for member in archive:
-                if not member.isfile():
-                    continue
-                key = _split_class_file(member.name)
-                if key is None:
-                    continue
-                split, class_name, file_name = key
-                entries.setdefault((split, class_name), {})[file_name] = archive.extractfile(member).read()
-
-    _guard_truncation(path, collect)
-    return _arrays_from_entries(entries, str(path))
+def read_source(path: Path) -> tuple[str, Arrays]:
+    """``(kind, arrays)`` from a local source: a folder, tar or zip archive holding the
+    canonical batches or an image folder, at any depth."""
+    if path.name.lower() == "cifar-10-python.tar.gz":
+        actual = file_digest(path, "md5")
+        if actual != CANONICAL_ARCHIVE_MD5:
+            raise ChecksumError(
+                f"{path} has MD5 {actual}, not the official {CANONICAL_ARCHIVE_MD5}: "
+                f"the download is incomplete or altered. Fix: delete it and download "
+                f"https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz again."
+            )
+    files = list_files(path)
+    kind = detect_kind(files, str(path))
+    reader = _read_batches if kind == "batches" else _read_imagefolder
+    return kind, reader(files, str(path))
 
 
 # ------------------------------------------------------------------ shared --
@@ -259,7 +258,7 @@ def _open_tar(path: Path) -> tarfile.TarFile:
 def _guard_truncation(path: Path, work):
     try:
         return work()
-    except (tarfile.TarError, EOFError, zlib.error) as error:
+    except (tarfile.TarError, EOFError, zlib.error, zipfile.BadZipFile) as error:
         raise CorruptDataError(
             f"{path} is truncated or corrupted ({type(error).__name__}: {error}). "
             f"Fix: download or copy the archive again."
@@ -289,4 +288,3 @@ def read_keras_download() -> Arrays:
     return Arrays(x_train, y_train.astype(np.uint8), x_test, y_test.astype(np.uint8))
 
 
-READERS = {"batches": read_batches, "imagefolder": read_imagefolder}

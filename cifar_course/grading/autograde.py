@@ -132,13 +132,29 @@ def collect(submissions: str | Path, course: str | Path) -> dict[str, list[str]]
     return collected
 
 
-def _memory_limit(gigabytes: float):
+def memory_limit_kind(gpu: bool) -> str:
+    """Which rlimit caps a student's memory: the address space, or on a GPU machine the data.
+
+    CUDA reserves tens of GB of address space when it starts (never backed by
+    memory), so an address-space limit stops it; RLIMIT_DATA counts only the
+    writable private memory a process uses, which those reservations are not.
+    """
+    return "RLIMIT_DATA" if gpu else "RLIMIT_AS"
+
+
+def _memory_limit(gigabytes: float, gpu: bool):
     def apply():
         import resource
 
         limit = int(gigabytes * 2**30)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        resource.setrlimit(getattr(resource, memory_limit_kind(gpu)), (limit, limit))
     return apply
+
+
+def _gpu_visible() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def threads_per_worker(jobs: int) -> int | None:
@@ -147,7 +163,7 @@ def threads_per_worker(jobs: int) -> int | None:
     Every worker's kernel would otherwise start one torch thread per core:
     with 2 workers on 2 cores, 4 busy threads that slow each other down.
     """
-    if jobs <= 1 or os.environ.get("OMP_NUM_THREADS"):
+    if jobs <= 1 or os.environ.get("OMP_NUM_THREADS") or os.environ.get("CIFAR_COURSE_THREADS"):
         return None
     return max(1, (os.cpu_count() or 1) // jobs)
 
@@ -160,11 +176,11 @@ def autograde_student(course, student: str, profile: str = "grade",
                student]
     start = time.perf_counter()
     # The notebook kernels and the isolated checks inherit the thread count.
-    limits = {"OMP_NUM_THREADS": str(threads)} if threads else {}
+    limits = {"OMP_NUM_THREADS": str(threads), "CIFAR_COURSE_THREADS": str(threads)} if threads else {}
     environment = scrubbed_environment(CIFAR_COURSE_PROFILE=profile, PYTHONNOUSERSITE="1",
                                        **{GRADING_ENV: "1"}, **limits)
     done = subprocess.run(command, env=environment, capture_output=True,
-                          text=True, timeout=timeout, preexec_fn=_memory_limit(memory_gb),
+                          text=True, timeout=timeout, preexec_fn=_memory_limit(memory_gb, _gpu_visible()),
                           cwd=str(Path(course).resolve()))
     return student, done.returncode, done.stdout + done.stderr, time.perf_counter() - start
 

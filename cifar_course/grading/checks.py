@@ -15,13 +15,16 @@ import numpy as np
 from ..data import CLASS_NAMES
 from ..evaluation import predict_proba
 from ..profiles import get_profile
-from ..references import load_references, reference_band
+from ..references import MissingReferenceError, load_references, reference_band
 
 GRADING_ENV = "CIFAR_COURSE_GRADING"  # set by the grader for the kernels it starts
 
 # The smoke profile trains for seconds on synthetic images and has no
 # reference: its metric check only asks for better than chance (10%).
 SMOKE_MINIMUM_ACCURACY = 0.2
+# Real data in a profile with no measured reference yet: a floor far above
+# chance (10%) that every stage clears in every measured profile.
+NO_REFERENCE_MINIMUM_ACCURACY = 0.3
 
 
 def require(name: str, namespace: dict, hint: str):
@@ -31,8 +34,15 @@ def require(name: str, namespace: dict, hint: str):
     return value
 
 
+def to_numpy(value) -> np.ndarray:
+    """A student's result as float64 numpy, wherever it lives (a CUDA tensor included)."""
+    if isinstance(value, (list, tuple)):
+        return np.asarray([to_numpy(v) for v in value], dtype=np.float64)
+    return np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float64)
+
+
 def _close(actual, expected, what: str, atol: float = 1e-5):
-    actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    actual, expected = to_numpy(actual), to_numpy(expected)
     assert actual.shape == expected.shape, (
         f"{what}: expected shape {expected.shape}, got {actual.shape}")
     assert np.allclose(actual, expected, atol=atol), (
@@ -52,7 +62,7 @@ def check_channel_statistics(channel_statistics, images: np.ndarray | None = Non
     _close(std, [10, 0, 0], "std of the hand-made batch")
     if images is not None:
         mean, std = channel_statistics(images)
-        pixels = np.asarray(images, dtype=np.float64).reshape(-1, 3)
+        pixels = to_numpy(images).reshape(-1, 3)
         _close(mean, pixels.mean(axis=0), "mean of the training images", atol=1e-3)
         _close(std, pixels.std(axis=0), "std of the training images", atol=1e-3)
 
@@ -130,7 +140,7 @@ def check_augmentation_structure(augmentation, padding: int = 4):
 
 def check_augmentation_behaviour(augmentation, images: np.ndarray):
     """Training changes pixels, inference does not; both keep the shape."""
-    images = np.asarray(images[:32], dtype="float32")
+    images = to_numpy(images[:32]).astype("float32")
     trained = keras.ops.convert_to_numpy(augmentation(images, training=True))
     inferred = keras.ops.convert_to_numpy(augmentation(images, training=False))
     assert trained.shape == images.shape, (
@@ -303,9 +313,26 @@ def check_test_accuracy(model, stage: str, profile=None, data=None, references=N
             f"the test data (sha256 {getattr(data.source, 'sha256', None)}) is not the data the "
             f"{profile.name} references were measured on (sha256 {expected_data}): set "
             f"CIFAR_COURSE_DATA to the course's CIFAR-10 copy")
-    band = reference_band(stage, profile.name, references=references)
-    assert band.low <= accuracy, (
+    try:
+        band = reference_band(stage, profile.name, references=references)
+    except MissingReferenceError:
+        assert not os.environ.get(GRADING_ENV), (
+            f"grader set-up: no {profile.name} reference for stage {stage!r}; grade in a "
+            f"profile that has one (cifar-course references show)")
+        assert accuracy >= NO_REFERENCE_MINIMUM_ACCURACY, (
+            f"test accuracy {accuracy:.4f} is below {NO_REFERENCE_MINIMUM_ACCURACY:.2f}: the "
+            f"model learned little (chance is 0.10). Look at the training curves: does the "
+            f"training loss fall?")
+        return (f"test accuracy {accuracy:.4f}. No reference has been measured for stage "
+                f"{stage!r} in the {profile.name} profile yet, so it is checked only against a "
+                f"floor of {NO_REFERENCE_MINIMUM_ACCURACY:.2f} (chance: 0.10)")
+    assert accuracy >= band.low, (
         f"test accuracy {accuracy:.4f} is below the {profile.name} reference band of stage "
-        f"{stage!r}: {band.describe()}")
+        f"{stage!r}: {band.describe()}. Hint: compare your model and training settings with "
+        f"what the lesson asks for; the curves show whether it trained at all")
+    assert accuracy <= band.high, (
+        f"test accuracy {accuracy:.4f} is above the {profile.name} reference band of stage "
+        f"{stage!r}: {band.describe()}. No model trained as this stage asks reaches that in "
+        f"this budget: a model that saw the test images, or a different recipe, would")
     note = "" if same_data else " (measured on another copy of CIFAR-10 than the references)"
     return f"test accuracy {accuracy:.4f} within the reference band: {band.describe()}{note}"

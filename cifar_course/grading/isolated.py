@@ -25,7 +25,10 @@ from pathlib import Path
 # PYTHONPATH...) is dropped.
 KEPT_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "CIFAR_COURSE_DATA",
                     "CIFAR_COURSE_CACHE", "CIFAR_COURSE_PROFILE", "CIFAR_COURSE_GRADING",
-                    "OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES")
+                    "CIFAR_COURSE_THREADS", "OMP_NUM_THREADS",
+                    # A GPU machine: where the driver and CUDA libraries are, and which devices.
+                    "LD_LIBRARY_PATH", "CUDA_HOME", "CUDA_PATH", "CUDA_VISIBLE_DEVICES",
+                    "CUDA_DEVICE_ORDER", "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES")
 DEFAULT_TIMEOUT_S = 900
 
 

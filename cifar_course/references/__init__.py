@@ -17,6 +17,11 @@ from importlib import resources
 from pathlib import Path
 
 REFERENCES_FILE = "references.json"
+# What a reference measures (docs/measurement-protocol.md). Runs measured under
+# another protocol are not mixed in: the runner starts such a profile afresh.
+PROTOCOL = ("the model each stage ends training with after the profile's epochs (only the "
+            "callbacks stage restores its best-validation weights, by its EarlyStopping); "
+            "test loss is the unsmoothed cross-entropy")
 # Bands: mean +- max(3 sigma, floor), sigma the larger of the stage's own
 # standard deviation and the profile's pooled one (all its stages' seeds). A
 # standard deviation from 3 seeds is itself very uncertain (it can be half the
@@ -26,6 +31,10 @@ REFERENCES_FILE = "references.json"
 # profile whose seeds all agree.
 BAND_STDS = 3.0
 BAND_FLOOR = 0.02
+# The rule in words; the README states this very sentence (a test keeps them together).
+BAND_RULE = (f"mean +- max({BAND_STDS:g} sigma, {100 * BAND_FLOOR:g} points), where sigma is "
+             f"the larger of the stage's own standard deviation over its seeds and the "
+             f"profile's pooled one (over all its stages' seeds)")
 
 
 class MissingReferenceError(LookupError):
@@ -37,10 +46,15 @@ def shipped_references_path() -> Path:
 
 
 def load_references(path: str | Path | None = None) -> dict:
+    """The references file; profiles measured under another protocol are left out."""
     path = Path(path) if path else shipped_references_path()
     if not path.exists():
         return {"profiles": {}}
-    return json.loads(path.read_text())
+    references = json.loads(path.read_text())
+    references["profiles"] = {
+        name: entry for name, entry in references.get("profiles", {}).items()
+        if entry.get("provenance", {}).get("protocol") == PROTOCOL}
+    return references
 
 
 @dataclass(frozen=True)
@@ -91,5 +105,5 @@ def pooled_std(entries: list[dict]) -> float:
     return (sum(d * v for d, v in zip(dof, variances)) / sum(dof)) ** 0.5
 
 
-__all__ = ["Band", "MissingReferenceError", "load_references", "reference_band",
+__all__ = ["BAND_RULE", "PROTOCOL", "Band", "MissingReferenceError", "load_references", "reference_band",
            "shipped_references_path"]

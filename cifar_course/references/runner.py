@@ -1,20 +1,37 @@
-"""The reference runner: train every stage of a profile over several seeds on
-real data, and write the figures with their provenance.
+"""The reference runner: train stages x seeds of a profile on real data, one run at a time.
+
+It is incremental and resumable, so that hour-long full-data runs can go in
+the background:
+
+- each finished (stage, seed) run is merged into the references file at once
+  (written atomically), and a later call skips the runs already there under the
+  same protocol, profile settings and data;
+- an interrupted run resumes from its last finished epoch (keras'
+  ``BackupAndRestore`` in a folder under the cache; the epoch history is kept
+  by ``CSVLogger(append=True)`` beside it);
+- a lock file keeps two runners from writing the same references file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import datetime as dt
+import fcntl
 import json
 import math
 import os
 import platform
+import shutil
 import statistics
+import time
 from pathlib import Path
+
+import keras
 
 from ..profiles import get_profile
 from ..stages import STAGES, get_stage
-from . import load_references, shipped_references_path
+from . import PROTOCOL, load_references, shipped_references_path
 
 METRICS = ("test_accuracy", "test_loss", "ece", "best_val_loss", "epochs_run", "best_epoch",
            "train_seconds", "wall_seconds")
@@ -56,7 +73,7 @@ def aggregate(runs: list[dict]) -> dict:
     """mean, std (sample, 0 for one run) and per-seed values of every metric."""
     out = {"seeds": [r["seed"] for r in runs]}
     for metric in METRICS:
-        values = [r[metric] for r in runs]
+        values = [r.get(metric) for r in runs]
         finite = [v for v in values if v is not None and math.isfinite(v)]  # a diverged run
         out[metric] = {"mean": statistics.fmean(finite) if finite else None,
                        "std": statistics.stdev(finite) if len(finite) > 1 else 0.0,
@@ -64,33 +81,131 @@ def aggregate(runs: list[dict]) -> dict:
     return out
 
 
+def _fmt(entry: dict, metric: str, scale: float = 1.0, digits: int = 3, spread=True) -> str:
+    stats = entry.get(metric) or {}
+    if stats.get("mean") is None:
+        return "-"
+    text = f"{scale * stats['mean']:.{digits}f}"
+    if spread and len(stats["values"]) > 1:
+        text += f" +- {scale * stats['std']:.{digits}f}"
+    return text
+
+
 def ablation_table(profile_entry: dict) -> str:
-    """Markdown: one row per stage, accuracy mean +- std and what changed."""
+    """Markdown, one row per stage: accuracy, plain cross-entropy, ECE, epochs, time (mean +- std)."""
     lines = [
-        "| # | stage | adds | test accuracy (%) | test loss | ECE | best val loss | epochs | run wall time (s) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| # | stage | seeds | test accuracy (%) | test cross-entropy | ECE | epochs | train s |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, entry in profile_entry["stages"].items():
         stage = get_stage(name)
-        acc = entry["test_accuracy"]
         lines.append(
-            f"| {stage.number} | {stage.name} | {stage.adds} | "
-            f"{100 * acc['mean']:.2f} +- {100 * acc['std']:.2f} | "
-            f"{entry['test_loss']['mean']:.3f} | {entry['ece']['mean']:.3f} | "
-            f"{entry['best_val_loss']['mean']:.3f} | {entry['epochs_run']['mean']:.1f} | "
-            f"{entry['wall_seconds']['mean']:.0f} +- {entry['wall_seconds']['std']:.0f} |")
+            f"| {stage.number} | {stage.name} | {len(entry['seeds'])} | "
+            f"{_fmt(entry, 'test_accuracy', 100, 2)} | {_fmt(entry, 'test_loss')} | "
+            f"{_fmt(entry, 'ece')} | {_fmt(entry, 'epochs_run', digits=1, spread=False)} | "
+            f"{_fmt(entry, 'train_seconds', digits=0)} |")
     return "\n".join(lines)
+
+
+def table_markdown(profile_name: str, entry: dict) -> str:
+    """The ablation page for ``docs/``: provenance, then the table."""
+    prov = entry["provenance"]
+    hw = prov["hardware"]
+    device = hw.get("gpu") or f"{hw.get('cpu_model')} ({hw.get('cpu_count')} cores, " \
+                              f"{hw.get('torch_threads')} torch threads)"
+    return (f"# Ablation, profile `{profile_name}`\n\n"
+            f"Written by `cifar-course references run --profile {profile_name} --table ...` "
+            f"from `references.json`. Protocol: {prov['protocol']} "
+            f"([measurement-protocol.md](measurement-protocol.md)). Data: {prov['data']['path']} "
+            f"(sha256 {str(prov['data']['sha256'])[:12]}...; {prov['data']['n_train']:,} train, "
+            f"{prov['data']['n_val']:,} validation, {prov['data']['n_test']:,} test images). "
+            f"Last run {prov['date']} on {device}; keras {prov['versions']['keras']}, torch "
+            f"{prov['versions']['torch']}. Values are mean +- sample std over the seeds.\n\n"
+            f"{ablation_table(entry)}\n")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """One runner per references file (the lock lives in the cache: the package may be read-only)."""
+    import hashlib
+
+    lock = backup_root() / f"{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"another reference runner is writing {path}; wait for it to "
+                               f"finish (or stop it) and run again: it resumes") from None
+        yield
+
+
+def backup_root() -> Path:
+    from ..data.loading import cache_dir
+
+    return cache_dir() / "reference-runs"
+
+
+def _run_signature(profile, data) -> dict:
+    """What must match for a recorded run to count: protocol, profile settings, data."""
+    return {"protocol": PROTOCOL, "data_sha256": data.source.sha256,
+            "profile": {k: v for k, v in vars(profile).items() if k != "description"}}
+
+
+def _train_resumably(stage, profile, seed, data, folder: Path, extra_callbacks=()) -> dict:
+    """One run, resumable from its last finished epoch; returns its summary."""
+    from ..training import train_stage
+
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "epochs.csv"
+    callbacks = [keras.callbacks.BackupAndRestore(str(folder / "backup")),
+                 EpochSeconds(), keras.callbacks.CSVLogger(str(log), append=True),
+                 *extra_callbacks]
+    result = train_stage(stage, profile, seed=seed, data=data, verbose=0,
+                         extra_callbacks=callbacks)
+    summary = result.summary()
+    epochs = _read_epoch_log(log)
+    if epochs:  # a resumed run: the whole run's epochs and time, not only the last leg's
+        summary["epochs_run"] = len(epochs)
+        summary["train_seconds"] = round(sum(float(r.get("epoch_seconds", 0)) for r in epochs), 1)
+        summary["resumed"] = len(epochs) > result.epochs_run
+    return summary
+
+
+class EpochSeconds(keras.callbacks.Callback):
+    """Adds ``epoch_seconds`` to the epoch logs, so that the CSV log keeps each epoch's time."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["epoch_seconds"] = time.perf_counter() - self.start
+
+
+def _read_epoch_log(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 def run_references(profile_name: str, seeds=(0, 1, 2), stages=None, source=None,
                    output: str | Path | None = None, table: str | Path | None = None,
-                   log=print) -> dict:
-    """Train ``stages`` x ``seeds`` in a profile and merge the result into ``output``.
+                   force: bool = False, log=print) -> dict:
+    """Train ``stages`` x ``seeds`` in a profile, merging each run into ``output`` as it lands.
 
-    ``output`` defaults to the package's own ``references.json``. The file is
-    rewritten after every stage, so an interrupted run keeps what it finished.
+    ``output`` defaults to the package's own ``references.json``. Runs already
+    recorded under the same protocol, profile and data are skipped unless
+    ``force``; an interrupted run resumes from its last finished epoch.
     """
-    from ..training import prepare_data, train_stage
+    from ..training import prepare_data
 
     profile = get_profile(profile_name)
     if profile.synthetic:
@@ -99,40 +214,57 @@ def run_references(profile_name: str, seeds=(0, 1, 2), stages=None, source=None,
     stages = [get_stage(s) for s in stages] if stages else list(STAGES)
     output = Path(output) if output else shipped_references_path()
     data = prepare_data(profile, source)
-    references = load_references(output) if output.exists() else {"profiles": {}}
-    entry = references["profiles"].setdefault(profile.name, {"stages": {}})
+    signature = _run_signature(profile, data)
+    with _locked(output):
+        for stage in stages:
+            for seed in seeds:
+                references = load_references(output) if output.exists() else {"profiles": {}}
+                entry = _profile_entry(references, profile.name, signature)
+                runs = entry["stages"].get(stage.name, {}).get("runs", [])
+                if not force and any(r["seed"] == seed for r in runs):
+                    log(f"{stage.name} seed {seed}: already measured, skipped", flush=True)
+                    continue
+                folder = backup_root() / profile.name / f"{stage.name}-seed{seed}"
+                summary = _train_resumably(stage, profile, seed, data, folder)
+                summary.update(date=_now(), hardware=hardware(), versions=library_versions())
+                # Re-read: nothing else writes under the lock, but keep the merge local.
+                references = load_references(output) if output.exists() else {"profiles": {}}
+                entry = _profile_entry(references, profile.name, signature)
+                _merge_run(entry, stage.name, summary, data, seeds)
+                _write_atomically(output, json.dumps(references, indent=1) + "\n")
+                shutil.rmtree(folder, ignore_errors=True)
+                log(f"{stage.name} seed {seed}: test accuracy {summary['test_accuracy']:.4f}, "
+                    f"{summary['epochs_run']} epochs, {summary['train_seconds']:.0f} s "
+                    f"(merged into {output})", flush=True)
+    references = load_references(output)
+    if table and profile.name in references["profiles"]:
+        Path(table).write_text(table_markdown(profile.name, references["profiles"][profile.name]))
+    return references
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _profile_entry(references: dict, profile: str, signature: dict) -> dict:
+    """The profile's entry; one measured under another protocol, profile or data starts afresh."""
+    entry = references["profiles"].get(profile)
+    if entry is None or entry.get("signature") != signature:
+        entry = references["profiles"][profile] = {"signature": signature, "stages": {}}
+    return entry
+
+
+def _merge_run(entry: dict, stage: str, summary: dict, data, seeds) -> None:
+    runs = [r for r in entry["stages"].get(stage, {}).get("runs", []) if r["seed"] != summary["seed"]]
+    runs = sorted(runs + [summary], key=lambda r: r["seed"])
+    entry["stages"][stage] = {**aggregate(runs), "runs": runs, "measured": summary["date"]}
+    entry["stages"] = {s.name: entry["stages"][s.name] for s in STAGES if s.name in entry["stages"]}
     entry["provenance"] = {
+        "protocol": PROTOCOL,
         "data": {"kind": data.source.kind, "path": os.path.basename(data.source.path),
                  "sha256": data.source.sha256, "n_train": len(data.x_train),
                  "n_val": len(data.x_val), "n_test": len(data.x_test)},
-        "profile": {k: v for k, v in vars(profile).items() if k != "description"},
-        "seeds": list(seeds),
-        "measured_model": "weights of the epoch with the lowest validation loss",
-        "hardware": hardware(),
-        "versions": library_versions(),
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "profile": entry["signature"]["profile"],
+        "seeds": sorted({seed for e in entry["stages"].values() for seed in e["seeds"]}),
+        "hardware": summary["hardware"], "versions": summary["versions"], "date": summary["date"],
     }
-    for stage in stages:
-        runs = []
-        for seed in seeds:
-            result = train_stage(stage, profile, seed=seed, data=data, verbose=0)
-            runs.append(result.summary())
-            log(f"{stage.name} seed {seed}: test accuracy {result.test['accuracy']:.4f}, "
-                f"{result.epochs_run} epochs, {result.wall_seconds:.0f} s", flush=True)
-        entry["stages"][stage.name] = aggregate(runs)
-        entry["stages"][stage.name]["measured"] = dt.datetime.now(dt.timezone.utc).isoformat(
-            timespec="seconds")
-        # Keep the recipe's order whatever order stages were (re)run in.
-        entry["stages"] = {s.name: entry["stages"][s.name] for s in STAGES
-                           if s.name in entry["stages"]}
-        output.write_text(json.dumps(references, indent=1) + "\n")
-    if table:
-        Path(table).write_text(
-            f"# Ablation, profile `{profile.name}`\n\nWritten by `cifar-course references run`"
-            f" on {entry['provenance']['date']}; data: {entry['provenance']['data']['path']} "
-            f"(sha256 {str(entry['provenance']['data']['sha256'])[:12]}...), seeds "
-            f"{list(seeds)}, hardware: {entry['provenance']['hardware'].get('cpu_model')} "
-            f"({entry['provenance']['hardware']['cpu_count']} cores)"
-            f"{', GPU ' + entry['provenance']['hardware']['gpu'] if 'gpu' in entry['provenance']['hardware'] else ''}."
-            f"\n\n{ablation_table(entry)}\n")
-    return references
