@@ -8,7 +8,7 @@ commands, not committed.
 
 import os
 
-from cifar_course.grading.nbgrader_ext import autograde_preprocessors
+from cifar_course.grading.nbgrader_ext import autograde_preprocessors, feedback_preprocessors
 
 c = get_config()  # noqa: F821 (nbgrader's config loader provides it)
 
@@ -29,3 +29,6 @@ c.Execute.interrupt_on_timeout = True
 # Stock nbgrader drops a whole notebook when its kernel dies; this executor
 # grades it as far as it got.
 c.Autograde.autograde_preprocessors = autograde_preprocessors()
+
+# Feedback shows the verdicts, not the hidden tests' source (nbgrader #917, #1363).
+c.GenerateFeedback.preprocessors = feedback_preprocessors()

@@ -41,22 +41,54 @@ class Lesson:
                            out_dir=self.run_dir, verbose=verbose)
 
     def report(self, result) -> dict:
-        """Print this run's figures beside the previous stage's and the references; save them."""
-        from .plots import plot_history
-
-        summary = result.summary()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
-        result.model.save(self.run_dir / "model.keras")  # later lessons can start from it
+        """``record`` for a run trained with ``Lesson.train``."""
         if result.diverged:
             print("Training diverged: the loss became NaN. Lower the learning rate or check "
                   "the loss; the figures below are not meaningful.")
+        return self.record(result.model, result.history)
+
+    def record(self, model, history: dict, curves: bool = True) -> dict:
+        """Measure a trained model on the test set, save the run, and show it beside the
+        previous stage's (curves) and the references (table).
+
+        ``history`` is ``model.fit(...).history``; ``curves=False`` leaves out
+        this run's own training/validation plot (when the student drew it). The
+        run is saved under ``runs/<profile>/<stage>/`` for later lessons.
+        """
+        from .evaluation import evaluate_model
+        from .plots import plot_beside, plot_history
+        from .training import best_epoch
+
+        history = {k: [float(v) for v in values] for k, values in history.items()}
+        test = evaluate_model(model, self.data.x_test, self.data.y_test)
+        best, best_val_loss = best_epoch(history)
+        summary = {"stage": self.stage.name, "profile": self.profile.name, "seed": self.seed,
+                   "test_accuracy": test["accuracy"], "test_loss": test["loss"], "ece": test["ece"],
+                   "epochs_run": len(history.get("loss", [])), "best_epoch": best,
+                   "best_val_loss": best_val_loss}
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
+        (self.run_dir / "history.json").write_text(json.dumps(history) + "\n")
+        model.save(self.run_dir / "model.keras")  # later lessons can start from it
         print(f"{self.stage.title} ({self.profile.name} profile, seed {self.seed}): test "
-              f"accuracy {summary['test_accuracy']:.2%}, ECE {summary['ece']:.3f}, best epoch "
-              f"{summary['best_epoch']} of {summary['epochs_run']}, {summary['train_seconds']:.0f} s")
+              f"accuracy {test['accuracy']:.2%}, test cross-entropy {test['loss']:.3f}, ECE "
+              f"{test['ece']:.3f}; lowest validation loss at epoch {best} of "
+              f"{summary['epochs_run']}")
         print(comparison_table([s for s in STAGES if s.number <= self.stage.number], self.profile))
-        plot_history(result.history, title=self.stage.title)
+        if curves:
+            plot_history(history, title=f"{self.stage.title}: training against validation")
+        previous = _saved_history(STAGES[self.stage.number - 2], self.profile) \
+            if self.stage.number > 1 else None
+        if previous is not None:
+            before = STAGES[self.stage.number - 2].title + " (your run)"
+            plot_beside({before: previous, self.stage.title: history},
+                        title=f"{self.stage.title} beside the stage before")
         return summary
+
+
+def _saved_history(stage: Stage, profile: Profile) -> dict | None:
+    path = RUNS_DIR / profile.name / stage.name / "history.json"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def _saved_run(stage: Stage, profile: Profile) -> dict | None:

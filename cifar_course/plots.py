@@ -49,6 +49,27 @@ def plot_history(history: dict, path=None, title: str = ""):
     return _finish(fig, path)
 
 
+def plot_beside(histories: dict, path=None, title: str = ""):
+    """Validation accuracy and loss per epoch of several runs on the same axes.
+
+    ``histories``: ``{label: keras history dict}``, e.g. this stage's run and
+    the previous stage's, so that the one change between them is what shows.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for label, history in histories.items():
+        epochs = np.arange(1, len(history["loss"]) + 1)
+        for ax, metric in zip(axes, ("val_accuracy", "val_loss")):
+            if metric in history:
+                ax.plot(epochs, history[metric], label=label)
+    for ax, metric in zip(axes, ("validation accuracy", "validation loss")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    return _finish(fig, path)
+
+
 def plot_confusion_matrix(matrix, path=None, normalize: bool = True):
     """Rows: true class; columns: predicted class (row-normalised by default)."""
     matrix = np.asarray(matrix, dtype=float)

@@ -115,6 +115,26 @@ except OSError:
 """)
     write(cheat, subs / "cheater")
 
+    # A wrong answer plus one trick on the kernel's side each (issue 13): none decides
+    # anything now, since the grader decides from the saved answer after the notebook ran.
+    tricks = {
+        "replaces_run_isolated": "import cifar_course.grading.isolated as isolated\n"
+                                 "isolated.run_isolated = lambda *args, **kwargs: None",
+        "fakes_subprocess": "import subprocess, types\nsubprocess.run = lambda *a, **k: "
+                            "types.SimpleNamespace(stdout='{\"passed\": true, \"message\": \"\"}',"
+                            " stderr='', returncode=0)",
+        "skips_grading_cells": "ip = get_ipython()\nip.input_transformers_post.append(lambda lines: "
+                               "['pass\\n'] if any('cifar_course.grading' in l for l in lines) else lines)",
+        "clears_errors": "ip = get_ipython()\nip.set_custom_exc((Exception,), lambda *a, **k: None)",
+    }
+    for student, trick in tricks.items():
+        notebook = filled_in(LESSON, course)
+        for cell in notebook.cells:
+            if nbgrader_meta(cell).get("grade_id") == "channel_statistics":
+                cell.source = ("import numpy as np\ndef channel_statistics(images):\n"
+                               "    return np.zeros(3), np.ones(3)\n")
+        write(insert_after_answers(notebook, trick), subs / student)
+
     diverges = filled_in(TRAINING_LESSON, course)
     for cell in diverges.cells:
         if nbgrader_meta(cell).get("grade_id") == "make_optimizer":
@@ -127,23 +147,23 @@ except OSError:
         archive.writestr(f"work/{LESSON}.ipynb", nbformat.writes(correct))
 
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in subs.rglob("*") if p.is_file()}
-    references = (REPO / "cifar_course" / "references" / "references.json").read_bytes()
+    autograde.collect(subs, course)
+    # The endless cell must hit the timeout; make it short for the test.
+    config = course / "nbgrader_config.py"
+    config.write_text(config.read_text().replace("c.Execute.timeout = 600", "c.Execute.timeout = 60"))
+    students = sorted(p.name for p in (course / "submitted").iterdir() if p.name != "cheater")
+    seconds = autograde.autograde_all(course, students, jobs=2, profile="smoke",
+                                      log=lambda *a: None)
+    # The cheater rewrites the installed references: graded alone, so that no
+    # other student's hidden test runs while the file is altered, then restored.
+    installed = REPO / "cifar_course" / "references" / "references.json"
+    references = installed.read_bytes()
     try:
-        autograde.collect(subs, course)
-        # The endless cell must hit the timeout; make it short for the test.
-        config = course / "nbgrader_config.py"
-        config.write_text(config.read_text().replace("c.Execute.timeout = 600", "c.Execute.timeout = 60"))
-        students = sorted(p.name for p in (course / "submitted").iterdir() if p.name != "cheater")
-        seconds = autograde.autograde_all(course, students, jobs=2, profile="smoke",
-                                          log=lambda *a: None)
-        # The cheater rewrites the installed references: graded alone, so that
-        # no other student's hidden test runs while the file is altered.
         autograde.autograde_all(course, ["cheater"], profile="smoke", log=lambda *a: None)
-        rows = autograde.export_csv(course, root / "grades.csv")
     finally:
-        restored = (REPO / "cifar_course" / "references" / "references.json")
-        if restored.read_bytes() != references:
-            restored.write_bytes(references)
+        if installed.read_bytes() != references:
+            installed.write_bytes(references)
+    rows = autograde.export_csv(course, root / "grades.csv")
     after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in subs.rglob("*") if p.is_file()}
     scores = {(r["student"], r["lesson"]): r for r in rows}
     return {"course": course, "root": root, "subs": subs, "scores": scores, "before": before,
@@ -209,6 +229,22 @@ def test_invalid_json_is_a_clear_error_for_that_student_only(graded):
 
 def test_cheating_on_checks_or_references_changes_nothing(graded):
     assert score(graded, "cheater") == 0
+    assert "changed while this notebook ran" in problems(graded, "cheater")
+
+
+@pytest.mark.parametrize("student", ["replaces_run_isolated", "fakes_subprocess",
+                                     "skips_grading_cells", "clears_errors"])
+def test_the_kernel_cannot_decide_its_own_grade(graded, student):
+    """Each trick once gave a wrong answer full marks; the grader now decides outside."""
+    assert score(graded, student) == 0
+
+
+def test_a_verdict_names_the_grader_and_the_missing_answer(graded):
+    autograded = nbformat.read(graded["course"] / "autograded" / "replaces_run_isolated" / LESSON
+                               / f"{LESSON}.ipynb", as_version=4)
+    errors = [o.evalue for c in autograded.cells if nbgrader_meta(c).get("grade")
+              for o in c.get("outputs", []) if o.output_type == "error"]
+    assert any("no answer was saved" in e for e in errors)
 
 
 def test_diverging_training_fails_with_a_clear_message(graded):
@@ -217,6 +253,7 @@ def test_diverging_training_fails_with_a_clear_message(graded):
 
     html = "".join(p.read_text() for p in generate_feedback(graded["course"], ["diverges"]))
     assert "training diverged" in html
+    assert "run_isolated" not in html and "HIDDEN TESTS" not in html  # verdicts, not source
 
 
 def test_submissions_are_never_modified(graded):
@@ -309,3 +346,59 @@ def test_parallel_workers_split_the_cores(monkeypatch):
     assert autograde.threads_per_worker(16) == 1
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the instructor's own setting wins
     assert autograde.threads_per_worker(2) is None
+
+
+def test_a_student_past_the_time_limit_is_recorded_and_the_class_goes_on(graded):
+    from cifar_course.grading import autograde
+
+    student, status, output, _ = autograde.autograde_student(graded["course"], "correct",
+                                                             profile="smoke", timeout=2)
+    assert student == "correct" and status == 1
+    assert "not graded: over the grader's time limit" in output
+
+
+def test_killing_the_grader_ends_its_workers_and_kernels(tmp_path):
+    import os
+    import signal
+    import time
+
+    from cifar_course.grading import autograde
+    from cifar_course.grading.lessons import release
+
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(REPO / "autograder" / "nbgrader_config.py", course)
+    (tmp_path / "solutions").mkdir()
+    shutil.copy(SOLUTIONS / f"{LESSON}.ipynb", tmp_path / "solutions")
+    release(tmp_path / "solutions", course)
+    endless = insert_after_answers(filled_in(LESSON, course), "while True:\n    pass")
+    write(endless, tmp_path / "subs" / "looper")
+    autograde.collect(tmp_path / "subs", course)
+
+    def alive(marker):
+        out = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
+        return [line for line in out.splitlines() if marker in line]
+
+    log = tmp_path / "grader.log"
+    with open(log, "w") as output:
+        grader = subprocess.Popen(
+            [sys.executable, "-c", "from cifar_course.grading import autograde; "
+             f"autograde.autograde_all({str(course)!r}, ['looper'], profile='smoke')"],
+            start_new_session=True, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 120
+        while not (alive("ipykernel_launcher") and alive(f"autograde {course}")):
+            assert time.time() < deadline and grader.poll() is None, (
+                f"no worker and kernel running; the grader said: {log.read_text()[-2000:]}")
+            time.sleep(1)
+        kernels_before = len(alive("ipykernel_launcher"))
+        os.kill(grader.pid, signal.SIGKILL)
+        grader.wait()
+        deadline = time.time() + 15
+        while alive(f"autograde {course}") and time.time() < deadline:
+            time.sleep(0.5)
+        assert not alive(f"autograde {course}"), "a worker outlived the grader"
+        assert len(alive("ipykernel_launcher")) < kernels_before, "its kernel outlived the grader"
+    finally:
+        if grader.poll() is None:
+            grader.kill()

@@ -113,3 +113,58 @@ def test_isolated_run_refuses_edited_references():
     with pytest.raises(AssertionError, match="was changed"):
         run_isolated("check_ablation_deltas", references_sha256="0" * 64,
                      ablation_deltas=lambda a: {})
+
+
+def test_structure_refuses_a_memoriser_beside_the_network():
+    """An untrained CNN concatenated with a Dense 'lookup' of the test set: extra layers."""
+    inputs = keras.Input((32, 32, 3))
+    cnn = build_baseline_cnn(block=plain_block)
+    lookup = layers.Dense(10, name="lookup")(layers.Flatten()(inputs))
+    mixed = layers.Concatenate()([cnn(inputs), lookup])
+    outputs = layers.Dense(10, activation="softmax")(mixed)
+    with pytest.raises(AssertionError):
+        checks.check_baseline_structure(keras.Model(inputs, outputs))
+    x = layers.Dense(10, name="extra")(cnn.layers[-2].output)
+    extra = keras.Model(cnn.inputs, layers.Dense(10, activation="softmax")(x))
+    with pytest.raises(AssertionError, match="one Dense layer"):
+        checks.check_baseline_structure(extra)
+
+
+def band_references(low, high, profile="grade"):
+    mean, std = (low + high) / 2, (high - low) / 6
+    return {"profiles": {profile: {"provenance": {}, "stages": {"baseline": {"test_accuracy": {
+        "mean": mean, "std": std, "values": [mean - std, mean, mean + std]}}}}}}
+
+
+def test_metric_band_is_two_sided_and_says_which_side():
+    from cifar_course.training import prepare_data
+
+    data = prepare_data("smoke")
+    untrained = build_baseline_cnn()  # about 10% on anything
+    real = checks.get_profile("grade")
+    with pytest.raises(AssertionError, match="below the grade reference band"):
+        checks.check_test_accuracy(untrained, "baseline", real, data, band_references(0.6, 0.8))
+    with pytest.raises(AssertionError, match="above the grade reference band.*saw the test images"):
+        checks.check_test_accuracy(untrained, "baseline", real, data, band_references(-0.5, -0.3))
+
+
+def test_a_profile_without_references_says_so_and_checks_a_floor():
+    from cifar_course.training import prepare_data
+
+    data = prepare_data("smoke")
+    with pytest.raises(AssertionError, match="below 0.30"):
+        checks.check_test_accuracy(build_baseline_cnn(), "baseline", checks.get_profile("full"),
+                                   data, {"profiles": {}})
+
+
+def test_the_graders_literals_win_over_the_saved_answer(tmp_path):
+    from cifar_course.grading.isolated import decide, save_answer
+
+    right = keras.losses.CategoricalCrossentropy(label_smoothing=0.1)
+    # The notebook saved its answer with smoothing=0.0 for the check's parameter...
+    request = save_answer("check_label_smoothing_loss", {"loss": right, "smoothing": 0.0}, tmp_path)
+    passed, message = decide(request, "check_label_smoothing_loss")
+    assert not passed and "want 0.0" in message
+    # ...the hidden test's source says 0.1, and that is what is checked.
+    assert decide(request, "check_label_smoothing_loss", literals={"smoothing": 0.1})[0]
+    assert not decide(request, "check_adamw")[0]  # the answer is for another check

@@ -32,6 +32,11 @@ PROBLEMS_FILE = "problems.json"  # per course: what collect and autograde found 
 # the parent process writes problems.json, so parallel workers never race on it.
 PROBLEM_MARK = "cifar-course problem\t"
 DEFAULT_MEMORY_LIMIT_GB = 16.0
+# The install digest the workers compare with (taken before the first student).
+INSTALL_DIGEST_ENV = "CIFAR_COURSE_INSTALL_DIGEST"
+# A worker's line asking the parent to void a lesson's grades (the install changed while it ran).
+ZERO_MARK = "cifar-course zero\t"
+MEMORY_ENV = "CIFAR_COURSE_MEMORY_GB"  # the worker's memory limit, applied by the worker
 
 
 @dataclass
@@ -142,19 +147,57 @@ def memory_limit_kind(gpu: bool) -> str:
     return "RLIMIT_DATA" if gpu else "RLIMIT_AS"
 
 
-def _memory_limit(gigabytes: float, gpu: bool):
-    def apply():
-        import resource
+def _limit_own_memory(gigabytes: float) -> None:
+    """The worker limits itself before it starts any kernel; kernels inherit the limit.
+    (In the worker, not in ``preexec_fn``: that runs in the grader's threads, which the
+    Python docs warn can deadlock.)"""
+    import resource
 
-        limit = int(gigabytes * 2**30)
-        resource.setrlimit(getattr(resource, memory_limit_kind(gpu)), (limit, limit))
-    return apply
-
-
-def _gpu_visible() -> bool:
     import torch
 
-    return torch.cuda.is_available()
+    limit = int(gigabytes * 2**30)
+    kind = getattr(resource, memory_limit_kind(torch.cuda.is_available()))
+    resource.setrlimit(kind, (limit, limit))
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc; empty elsewhere)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _end_with_the_grader(parent: int) -> None:
+    """Kill this worker and everything it started when the grader dies.
+
+    A thread watches for the grader's death (this process then has another
+    parent). Kernels run in sessions of their own (jupyter_client starts them
+    so), so they are found as descendants, not by process group.
+    """
+    import signal
+    import threading
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1)
+        for pid in _descendants(os.getpid()):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def threads_per_worker(jobs: int) -> int | None:
@@ -170,19 +213,41 @@ def threads_per_worker(jobs: int) -> int | None:
 
 def autograde_student(course, student: str, profile: str = "grade",
                       memory_gb: float = DEFAULT_MEMORY_LIMIT_GB, timeout: float = 4 * 3600,
-                      threads: int | None = None):
+                      threads: int | None = None, install_digest: str | None = None):
     """Grade one student's lessons in a separate process; returns its exit status and log."""
     command = [sys.executable, "-m", "cifar_course.grading.autograde", str(Path(course).resolve()),
                student]
     start = time.perf_counter()
     # The notebook kernels and the isolated checks inherit the thread count.
     limits = {"OMP_NUM_THREADS": str(threads), "CIFAR_COURSE_THREADS": str(threads)} if threads else {}
+    if install_digest:
+        limits[INSTALL_DIGEST_ENV] = install_digest
     environment = scrubbed_environment(CIFAR_COURSE_PROFILE=profile, PYTHONNOUSERSITE="1",
                                        **{GRADING_ENV: "1"}, **limits)
-    done = subprocess.run(command, env=environment, capture_output=True,
-                          text=True, timeout=timeout, preexec_fn=_memory_limit(memory_gb, _gpu_visible()),
-                          cwd=str(Path(course).resolve()))
-    return student, done.returncode, done.stdout + done.stderr, time.perf_counter() - start
+    environment[MEMORY_ENV] = str(memory_gb)
+    worker = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                              cwd=str(Path(course).resolve()))
+    try:
+        output, _ = worker.communicate(timeout=timeout)
+        status = worker.returncode
+    except subprocess.TimeoutExpired:
+        _kill_group(worker)
+        output, _ = worker.communicate()
+        lessons = sorted(p.name for p in (Path(course) / "submitted" / student).iterdir())
+        output += "".join(f"{PROBLEM_MARK}{lesson}\tnot graded: over the grader's time limit of "
+                          f"{timeout:.0f} s for one student\n" for lesson in lessons)
+        status = 1
+    return student, status, output, time.perf_counter() - start
+
+
+def _kill_group(process) -> None:
+    import signal
+
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def autograde_all(course, students=None, *, jobs: int = 1, profile: str = "grade",
@@ -194,8 +259,12 @@ def autograde_all(course, students=None, *, jobs: int = 1, profile: str = "grade
     problems = Problems.load(course)
     (course / "logs").mkdir(exist_ok=True)
     threads = threads_per_worker(jobs)
+    from .isolated import install_digest
+
+    digest = install_digest()  # the course as installed before any student's code ran
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(autograde_student, course, s, profile, memory_gb, threads=threads)
+        futures = [pool.submit(autograde_student, course, s, profile, memory_gb, threads=threads,
+                               install_digest=digest)
                    for s in students]
         for future in futures:
             student, status, output, elapsed = future.result()
@@ -207,23 +276,70 @@ def autograde_all(course, students=None, *, jobs: int = 1, profile: str = "grade
                 if line.startswith(PROBLEM_MARK):
                     lesson, message = line[len(PROBLEM_MARK):].split("\t", 1)
                     problems.add(student, lesson, message)
+                elif line.startswith(ZERO_MARK):
+                    zero_lesson(course, student, line[len(ZERO_MARK):].strip())
     flag_tampering(course, students, problems)
     problems.save()
     return seconds
 
 
 def _grade_one(course: Path, student: str) -> int:
-    """Worker: autograde every lesson this student submitted, one after the other."""
+    """Worker: autograde every lesson this student submitted, one after the other.
+
+    The installed course (checks, references, cached data) must be as the grader
+    found it before the first student: if it is not, this student is not graded
+    (a grader error, not a zero). A notebook that changes it while it runs is
+    flagged and its lesson scores zero.
+    """
+    import tempfile
+
+    from .isolated import ANSWERS_ENV, install_digest
+
+    expected = os.environ.get(INSTALL_DIGEST_ENV)
+    lessons = sorted((course / "submitted" / student).iterdir())
+    if expected and install_digest() != expected:
+        for folder in lessons:
+            print(f"{PROBLEM_MARK}{folder.name}\tgrader error, not graded: the installed "
+                  f"cifar-course or its data cache changed since grading began (by an earlier "
+                  f"submission or by hand); reinstall it, clear the cache and grade this student "
+                  f"again")
+        return 1
     api = nbgrader_api(course)
     status = 0
-    for folder in sorted((course / "submitted" / student).iterdir()):
-        outcome = api.autograde(folder.name, student, force=True, create=True)
+    for folder in lessons:
+        with tempfile.TemporaryDirectory(prefix="cifar-course-answers-") as answers:
+            os.environ[ANSWERS_ENV] = answers  # the kernel inherits it; hidden tests save here
+            outcome = api.autograde(folder.name, student, force=True, create=True)
         if not outcome["success"]:
             status = 1
             print(outcome["log"])
             tail = outcome["log"].strip().splitlines()[-1:] or ["no log"]
             print(f"{PROBLEM_MARK}{folder.name}\tnbgrader could not autograde it: {tail[0]}")
+        if expected and install_digest() != expected:
+            # Who changed it cannot be told apart here (this notebook, one graded at the
+            # same time, someone on the machine): the lesson's grades are void, not earned.
+            print(f"{PROBLEM_MARK}{folder.name}\tnot graded (grades void): the installed "
+                  f"cifar-course or its data cache changed while this notebook ran (this "
+                  f"notebook, another graded at the same time, or someone on this machine); "
+                  f"reinstall it, clear the cache and grade this student again")
+            print(f"{ZERO_MARK}{folder.name}")
+            return 1
     return status
+
+
+def zero_lesson(course, student: str, lesson: str) -> None:
+    """Every graded cell of a student's lesson to zero: its grades were taken with a changed
+    install and are void (the CSV says why and that the student must be graded again)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gradebook:
+        try:
+            submission = gradebook.find_submission_notebook(lesson, lesson, student)
+        except MissingEntry:
+            return
+        for grade in submission.grades:
+            grade.manual_score = 0
+        gradebook.db.commit()
 
 
 def _locked_cells(notebook) -> dict:
@@ -259,6 +375,7 @@ def flag_tampering(course, students, problems: Problems) -> None:
                           or compute_checksum(cell) != compute_checksum(original)):
                         what = "edited"
                     else:
+                        _clear_earlier_zero(gradebook, grade_id, lesson, student)
                         continue
                     problems.add(student, lesson, f"cell {grade_id} was {what}: no points for it")
                     try:
@@ -267,6 +384,18 @@ def flag_tampering(course, students, problems: Problems) -> None:
                         continue  # a locked cell that is not graded
                     grade.manual_score = 0
                 gradebook.db.commit()
+
+
+def _clear_earlier_zero(gradebook, grade_id: str, lesson: str, student: str) -> None:
+    """A resubmission whose cell is intact again loses the zero an earlier tampering got."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        grade = gradebook.find_grade(grade_id, lesson, lesson, student)
+    except MissingEntry:
+        return
+    if grade.manual_score == 0 and grade.auto_score is not None:
+        grade.manual_score = None
 
 
 def export_csv(course, path) -> list[dict]:
@@ -312,4 +441,7 @@ def generate_feedback(course, students=None) -> list[Path]:
 
 
 if __name__ == "__main__":
+    _end_with_the_grader(os.getppid())
+    if os.environ.get(MEMORY_ENV):
+        _limit_own_memory(float(os.environ[MEMORY_ENV]))
     sys.exit(_grade_one(Path(sys.argv[1]), sys.argv[2]))

@@ -8,6 +8,12 @@ with ``python -I`` (no PYTHONPATH, no user site, not the notebook's folder) and
 a scrubbed environment. That process imports the checks from the installed
 package, verifies the reference metrics file against the digest the hidden test
 pins, loads models with ``safe_mode``, and decides.
+
+Under the grader a notebook's kernel decides nothing: its hidden tests only
+save their answers, and the grader, after the notebook has run, decides each
+in its own process from the hidden test's source as the gradebook holds it
+(``nbgrader_ext.DecideHiddenTests``). Nothing the kernel prints, raises or
+returns decides a grade.
 """
 
 from __future__ import annotations
@@ -30,6 +36,9 @@ KEPT_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "CIFAR_COURSE_DA
                     "LD_LIBRARY_PATH", "CUDA_HOME", "CUDA_PATH", "CUDA_VISIBLE_DEVICES",
                     "CUDA_DEVICE_ORDER", "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES")
 DEFAULT_TIMEOUT_S = 900
+# Set by the grader for a notebook's kernel: hidden tests save their answers here.
+ANSWERS_ENV = "CIFAR_COURSE_ANSWERS"
+_SAVED: dict = {}  # check -> answers saved so far in this kernel
 
 
 def interpreter_first(path: str) -> str:
@@ -171,61 +180,146 @@ def _decode_arguments(encoded: dict) -> dict:
     return decoded
 
 
-def run_isolated(check: str, *, references_sha256: str | None = None,
-                 timeout: float = DEFAULT_TIMEOUT_S, **arguments) -> None:
-    """Run ``checks.<check>(**arguments)`` in a fresh process; AssertionError if it fails.
+def save_answer(check: str, arguments: dict, folder: Path) -> Path:
+    """Write what ``check`` needs as data in ``folder`` (models as .keras files); return the request."""
+    folder.mkdir(parents=True, exist_ok=True)
+    request = {"check": check, "arguments": _encode_arguments(check, arguments, folder)}
+    request_file = folder / "request.json"
+    request_file.write_text(json.dumps(request))
+    return request_file
 
-    It prints the check's message and returns nothing: a value left as a test
-    cell's result would be read by nbgrader as a partial score.
 
-    ``references_sha256`` pins the reference metrics file: the check fails if
-    the installed file differs (edited from a notebook, or stale).
+def decide(request_file: Path, check: str, references_sha256: str | None = None,
+           timeout: float = DEFAULT_TIMEOUT_S, environment: dict | None = None,
+           literals: dict | None = None) -> tuple[bool, str]:
+    """Run ``checks.<check>`` on a saved answer in a fresh ``python -I`` process.
+
+    ``check``, the pinned ``references_sha256`` and the ``literals`` (keyword
+    arguments written as constants, such as ``stage='baseline'``) come from the
+    caller (under the grader: the hidden test's source) and win over the saved
+    answer. Returns (passed, message).
     """
     from ..profiles import PROFILE_ENV, default_profile_name
 
-    with tempfile.TemporaryDirectory(prefix="cifar-course-check-") as folder:
-        request = {"check": check, "references_sha256": references_sha256,
-                   "arguments": _encode_arguments(check, arguments, Path(folder))}
-        request_file = Path(folder) / "request.json"
-        request_file.write_text(json.dumps(request))
+    if environment is None:
         environment = scrubbed_environment(**{PROFILE_ENV: default_profile_name()})
-        try:
-            done = subprocess.run(
-                [sys.executable, "-I", "-m", "cifar_course.grading.isolated", str(request_file)],
-                env=environment, cwd=folder, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"the check {check} took over {timeout:.0f} s") from None
+    command = [sys.executable, "-I", "-m", "cifar_course.grading.isolated", str(request_file),
+               check, references_sha256 or "", json.dumps(literals or {})]
+    try:
+        done = subprocess.run(command, env=environment, cwd=str(request_file.parent),
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False, f"the check {check} took over {timeout:.0f} s"
     verdict = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
     try:
         result = json.loads(verdict)
     except json.JSONDecodeError:
-        raise RuntimeError(f"the isolated check {check} crashed:\n{done.stderr[-3000:]}") from None
-    if not result["passed"]:
-        raise AssertionError(result["message"])
-    print(result["message"] or f"{check}: passed")
+        return False, f"the check {check} could not read the answer:\n{done.stderr[-2000:]}"
+    return result["passed"], result["message"]
 
 
-def _main(request_file: str) -> int:
+def answer_folder(root: Path, check: str, occurrence: int) -> Path:
+    """Where the ``occurrence``-th (from 0) call of ``check`` in a notebook saves its answer."""
+    return root / f"{check}-{occurrence}"
+
+
+def run_isolated(check: str, *, references_sha256: str | None = None,
+                 timeout: float = DEFAULT_TIMEOUT_S, **arguments) -> None:
+    """A hidden test: ``checks.<check>(**arguments)`` decided outside the notebook.
+
+    Under the grader (``$CIFAR_COURSE_ANSWERS`` set) it only saves the answer as
+    data; the grader decides after the notebook has run, in its own process
+    (``nbgrader_ext.DecideHiddenTests``). Elsewhere it decides at once in a
+    fresh process and raises AssertionError if the check fails. It returns
+    nothing: a value left as a test cell's result would be read by nbgrader as
+    a partial score.
+
+    ``references_sha256`` pins the reference metrics file: the check fails if
+    the installed file differs (edited from a notebook, or stale).
+    """
+    answers = os.environ.get(ANSWERS_ENV)
+    if answers:
+        occurrence = _SAVED.get(check, 0)
+        _SAVED[check] = occurrence + 1
+        save_answer(check, arguments, answer_folder(Path(answers), check, occurrence))
+        print(f"{check}: answer saved; the grader decides this test after the notebook has run")
+        return
+    with tempfile.TemporaryDirectory(prefix="cifar-course-check-") as folder:
+        request_file = save_answer(check, arguments, Path(folder))
+        passed, message = decide(request_file, check, references_sha256, timeout)
+    if not passed:
+        raise AssertionError(message or f"{check} failed")
+    print(message or f"{check}: passed")
+
+
+def hidden_checks(source: str) -> list[dict]:
+    """The ``run_isolated(...)`` calls of a hidden test's source, in order: check name, pinned
+    references digest and timeout (literals; what the grader trusts)."""
+    import ast
+
+    calls = []
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run_isolated"
+                and node.args and isinstance(node.args[0], ast.Constant)):
+            literals = {k.arg: k.value.value for k in node.keywords
+                        if k.arg and isinstance(k.value, ast.Constant)}
+            calls.append({"check": node.args[0].value, "line": node.lineno,
+                          "references_sha256": literals.pop("references_sha256", None),
+                          "timeout": literals.pop("timeout", DEFAULT_TIMEOUT_S),
+                          "literals": literals})
+    return sorted(calls, key=lambda call: call["line"])
+
+
+def install_digest() -> str:
+    """SHA-256 over the installed cifar_course package and the decoded-data cache.
+
+    The grader takes it before the first submission and checks it before each
+    one and after each notebook: a notebook that rewrote the checks, the
+    references or the cached test set is caught.
+    """
+    import hashlib
+
+    from .. import __file__ as package_init
+    from ..data.loading import cache_dir
+
+    digest = hashlib.sha256()
+    package = Path(package_init).parent
+    files = sorted(p for p in package.rglob("*") if p.suffix in (".py", ".json") and p.is_file())
+    files += sorted(cache_dir().glob("cifar10-*.npz"))
+    for path in files:
+        digest.update(str(path).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _main(request_file: str, check: str, pinned: str, literals: str = "{}") -> int:
     from .. import models, references  # noqa: F401  (models registers the custom layers)
     from ..data.sources import file_digest
     from . import checks
 
     request = json.loads(Path(request_file).read_text())
     try:
-        pinned = request["references_sha256"]
-        if pinned is not None:
+        assert request.get("check") == check, (
+            f"the saved answer is for {request.get('check')!r}, not {check!r}: the notebook's "
+            f"hidden tests did not run as written")
+        if pinned:
             actual = file_digest(references.shipped_references_path())
             assert actual == pinned, (
                 f"the reference metrics file {references.shipped_references_path()} was changed "
                 f"(sha256 {actual[:12]}..., the grader expects {pinned[:12]}...): reinstall "
                 f"cifar-course; references are written only by `cifar-course references run`")
-        message = getattr(checks, request["check"])(**_decode_arguments(request["arguments"]))
+        arguments = {**request["arguments"],
+                     **{k: {"value": _to_json(v)} for k, v in json.loads(literals).items()}}
+        message = getattr(checks, check)(**_decode_arguments(arguments))
         result = {"passed": True, "message": message if isinstance(message, str) else ""}
     except AssertionError as error:
-        result = {"passed": False, "message": str(error) or f"{request['check']} failed"}
+        result = {"passed": False, "message": str(error) or f"{check} failed"}
+    except Exception as error:  # a malformed answer: the check could not run on it
+        result = {"passed": False, "message": f"the saved answer could not be checked "
+                                              f"({type(error).__name__}: {error})"}
     print(json.dumps(result))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1]))
+    sys.exit(_main(*sys.argv[1:5]))
