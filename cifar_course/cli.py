@@ -245,6 +245,15 @@ def cmd_grade(args) -> int:
                   f"HTML files under {course / 'feedback'}")
     output = args.csv or str(course / "grades.csv")
     rows = autograde.export_csv(course, output)
+    if args.canvas:
+        from .grading.exports import canvas_csv
+
+        print(f"wrote {canvas_csv(rows, args.canvas)} (Canvas gradebook import)")
+    if args.gradescope:
+        from .grading.exports import export_gradescope
+
+        written = export_gradescope(course, args.gradescope)
+        print(f"wrote {len(written)} Gradescope results.json under {args.gradescope}")
     totals = {}
     for row in rows:
         score, maximum = totals.get(row["student"], (0.0, 0.0))
@@ -352,6 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="memory limit per student (address space; on a GPU machine, data)")
     grade.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
     grade.add_argument("--csv", help="where to write the grades (default: COURSE/grades.csv)")
+    grade.add_argument("--canvas", help="also write a Canvas gradebook import CSV here")
+    grade.add_argument("--gradescope", help="also write <student>/results.json (Gradescope's "
+                                            "format) under this folder")
     return parser
 
 

@@ -402,3 +402,27 @@ def test_killing_the_grader_ends_its_workers_and_kernels(tmp_path):
     finally:
         if grader.poll() is None:
             grader.kill()
+
+
+def test_canvas_and_gradescope_exports(graded):
+    import json
+
+    from cifar_course.grading.exports import canvas_csv, export_gradescope
+
+    rows = list(graded["scores"].values())
+    path = canvas_csv(rows, graded["root"] / "canvas.csv")
+    with open(path) as handle:
+        table = list(csv.reader(handle))
+    assert table[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+    assert table[1][0] == "Points Possible" and LESSON in table[0]
+    correct = next(r for r in table if r[0] == "correct")
+    assert float(correct[table[0].index(LESSON)]) == 5 and correct[3] == "correct"
+
+    written = export_gradescope(graded["course"], graded["root"] / "gradescope")
+    results = json.loads(next(p for p in written if p.parent.name == "correct").read_text())
+    assert results["score"] == sum(t["score"] for t in results["tests"]) >= 15
+    for test in results["tests"]:
+        assert {"name", "score", "max_score", "visibility"} <= set(test)
+        assert 0 <= test["score"] <= test["max_score"]
+    by_hand = [t for t in results["tests"] if "graded by hand" in t.get("output", "")]
+    assert by_hand and all(TRAINING_LESSON in t["name"] and t["score"] == 0 for t in by_hand)

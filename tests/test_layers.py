@@ -113,3 +113,21 @@ def test_frozen_batch_norm_uses_the_moving_statistics_in_training():
     out_fast, _ = forward_backward(fast, x, True)
     out_ref, _ = forward_backward(reference, x, True)
     np.testing.assert_allclose(out_fast, out_ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("fast_cls, keras_cls, kwargs", [
+    (ChannelsLastConv2D, keras.layers.Conv2D, dict(filters=4, kernel_size=3, padding="same")),
+    (FusedBatchNormalization, keras.layers.BatchNormalization, {}),
+])
+def test_mixed_precision_runs_keras_own_code(fast_cls, keras_cls, kwargs):
+    """Under a mixed policy the inputs are bfloat16: the fast path steps aside."""
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        x = inputs()
+        fast, reference = twin_layers(fast_cls, keras_cls, x.shape, **kwargs)
+        out_fast = keras.ops.convert_to_numpy(keras.ops.cast(fast(x), "float32"))
+        out_ref = keras.ops.convert_to_numpy(keras.ops.cast(reference(x), "float32"))
+        assert fast.compute_dtype == "bfloat16"
+        np.testing.assert_array_equal(out_fast, out_ref)
+    finally:
+        keras.config.set_dtype_policy("float32")

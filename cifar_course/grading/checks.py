@@ -264,7 +264,42 @@ def check_regularization(model: keras.Model, dropout: float = 0.5, l2: float = 2
         assert np.array_equal(first, second), "predictions differ between calls: dropout is on at inference"
 
 
+def check_inverted_dropout(inverted_dropout):
+    """``inverted_dropout(x, rate, training, seed)``: zero a share ``rate``, scale the rest by
+    1 / (1 - rate) in training; the identity at inference."""
+    x = np.full((400, 50), 3.0, dtype="float32")
+    for rate in (0.5, 0.2):
+        out = to_numpy(inverted_dropout(x, rate, True, 0))
+        assert out.shape == x.shape, f"the output's shape is {out.shape}, want {x.shape}"
+        dropped = float((out == 0).mean())
+        assert abs(dropped - rate) < 0.03, (
+            f"rate {rate}: {dropped:.1%} of the values are zero, want about {rate:.0%}")
+        kept = out[out != 0]
+        assert np.allclose(kept, 3.0 / (1 - rate), rtol=1e-4), (
+            f"rate {rate}: the kept values are {np.unique(kept)[:3]}, want 3 / (1 - {rate}) = "
+            f"{3.0 / (1 - rate):.4f}. Hint: scale the survivors so that the mean is unchanged")
+        assert abs(out.mean() - 3.0) < 0.15, f"rate {rate}: the mean moved from 3.0 to {out.mean():.3f}"
+    assert np.array_equal(to_numpy(inverted_dropout(x, 0.5, False, 0)), x), (
+        "at inference (training=False) dropout must return its input unchanged")
+
+
 # --- lesson 04: label smoothing -------------------------------------------------------
+
+def check_smoothed_cross_entropy(smoothed_cross_entropy):
+    """``smoothed_cross_entropy(y_true, y_pred, smoothing)``: the batch mean, as keras computes it."""
+    rng = np.random.default_rng(0)
+    y_true = np.eye(10, dtype="float32")[rng.integers(0, 10, 8)]
+    logits = rng.normal(size=(8, 10))
+    y_pred = (np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)).astype("float32")
+    for smoothing in (0.0, 0.1, 0.3):
+        expected = float(keras.ops.convert_to_numpy(
+            keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)(y_true, y_pred)))
+        actual = float(to_numpy(smoothed_cross_entropy(y_true, y_pred, smoothing)))
+        assert abs(actual - expected) < 1e-4, (
+            f"smoothing {smoothing}: your loss is {actual:.5f}, keras' CategoricalCrossentropy "
+            f"gives {expected:.5f}. Hint: smooth the targets, then -sum(target * log(p)) per "
+            f"image, averaged over the batch")
+
 
 def check_smooth_labels(smooth_labels):
     targets = np.array([[0, 1, 0, 0], [1, 0, 0, 0]], dtype="float32")
