@@ -342,6 +342,32 @@ def check_adamw(optimizer, weight_decay: float = 0.05):
            "the weight after one AdamW step with a zero gradient", atol=1e-7)
 
 
+ADAMW_STEP_CASE = {"weights": [1.0, -2.0, 0.5], "gradients": [[0.1, -0.3, 2.0], [0.2, 0.1, -1.0]],
+                   "learning_rate": 0.01, "weight_decay": 0.05}
+
+
+def check_adamw_step(adamw_step):
+    """``adamw_step(w, g, m, v, t, learning_rate, weight_decay) -> (w, m, v)`` matches keras'
+    AdamW over two steps (decay first, then Adam's bias-corrected update)."""
+    case = ADAMW_STEP_CASE
+    variable = keras.Variable(np.array(case["weights"], dtype="float32"), name="kernel")
+    optimizer = keras.optimizers.AdamW(learning_rate=case["learning_rate"],
+                                       weight_decay=case["weight_decay"])
+    w = np.array(case["weights"], dtype=np.float64)
+    m = v = np.zeros_like(w)
+    for t, gradient in enumerate(case["gradients"], start=1):
+        optimizer.apply_gradients([(keras.ops.convert_to_tensor(np.array(gradient, "float32")),
+                                    variable)])
+        w, m, v = (to_numpy(a) for a in adamw_step(w, np.array(gradient), m, v, t,
+                                                    case["learning_rate"], case["weight_decay"]))
+        expected = keras.ops.convert_to_numpy(variable)
+        assert np.allclose(w, expected, atol=1e-5), (
+            f"after step {t} your weights are {np.round(w, 6).tolist()}, keras' AdamW gives "
+            f"{np.round(expected, 6).tolist()}. Hint: keras first shrinks w by "
+            f"learning_rate * weight_decay * w, then applies the Adam update with bias "
+            f"correction")
+
+
 # --- lesson 06: callbacks -------------------------------------------------------------
 
 CALLBACK_FIELDS = ("monitor", "patience", "factor", "restore_best_weights", "save_best_only")
