@@ -467,7 +467,7 @@ def check_test_accuracy(model, stage: str, profile=None, data=None, references=N
             f"CIFAR_COURSE_DATA to the course's CIFAR-10 copy")
     try:
         band = reference_band(stage, profile.name, references=references)
-    except MissingReferenceError:
+    except MissingReferenceError as missing:
         assert not os.environ.get(GRADING_ENV), (
             f"grader set-up: no {profile.name} reference for stage {stage!r}; grade in a "
             f"profile that has one (cifar-course references show)")
@@ -475,9 +475,9 @@ def check_test_accuracy(model, stage: str, profile=None, data=None, references=N
             f"test accuracy {accuracy:.4f} is below {NO_REFERENCE_MINIMUM_ACCURACY:.2f}: the "
             f"model learned little (chance is 0.10). Look at the training curves: does the "
             f"training loss fall?")
-        return (f"test accuracy {accuracy:.4f}. No reference has been measured for stage "
-                f"{stage!r} in the {profile.name} profile yet, so it is checked only against a "
-                f"floor of {NO_REFERENCE_MINIMUM_ACCURACY:.2f} (chance: 0.10)")
+        return (f"test accuracy {accuracy:.4f}, checked only against a floor of "
+                f"{NO_REFERENCE_MINIMUM_ACCURACY:.2f} (chance: 0.10): no band for stage "
+                f"{stage!r} in the {profile.name} profile yet ({str(missing).split(': a band')[0]})")
     assert accuracy >= band.low, (
         f"test accuracy {accuracy:.4f} is below the {profile.name} reference band of stage "
         f"{stage!r}: {band.describe()}. Hint: compare your model and training settings with "

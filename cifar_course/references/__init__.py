@@ -31,6 +31,7 @@ PROTOCOL = ("the model each stage ends training with after the profile's epochs 
 # profile whose seeds all agree.
 BAND_STDS = 3.0
 BAND_FLOOR = 0.02
+MIN_SEEDS_FOR_A_BAND = 2  # one seed has no spread: checked against a floor instead
 # The rule in words; the README states this very sentence (a test keeps them together).
 BAND_RULE = (f"mean +- max({BAND_STDS:g} sigma, {100 * BAND_FLOOR:g} points), where sigma is "
              f"the larger of the stage's own standard deviation over its seeds and the "
@@ -89,6 +90,11 @@ def reference_band(stage: str, profile: str, metric: str = "test_accuracy",
             f"(profiles with references: {measured or 'none'}). Fix: run "
             f"`cifar-course references run --profile {profile}` on real data."
         ) from None
+    if len(entry["values"]) < MIN_SEEDS_FOR_A_BAND:
+        raise MissingReferenceError(
+            f"only {len(entry['values'])} seed of stage {stage!r} is measured in profile "
+            f"{profile!r}: a band needs the spread of at least {MIN_SEEDS_FOR_A_BAND}. Fix: "
+            f"`cifar-course references run --profile {profile} --stages {stage} --seeds 1 2`.")
     stages = references["profiles"][profile]["stages"].values()
     sigma = max(entry["std"], pooled_std([s[metric] for s in stages if metric in s]))
     half_width = max(BAND_STDS * sigma, BAND_FLOOR)

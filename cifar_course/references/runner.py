@@ -94,7 +94,7 @@ def _fmt(entry: dict, metric: str, scale: float = 1.0, digits: int = 3, spread=T
 def ablation_table(profile_entry: dict) -> str:
     """Markdown, one row per stage: accuracy, plain cross-entropy, ECE, epochs, time (mean +- std)."""
     lines = [
-        "| # | stage | seeds | test accuracy (%) | test cross-entropy | ECE | epochs | train s |",
+        "| # | stage | seeds | test accuracy (%) | test cross-entropy | ECE | epochs | train s (mean) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, entry in profile_entry["stages"].items():
@@ -103,7 +103,7 @@ def ablation_table(profile_entry: dict) -> str:
             f"| {stage.number} | {stage.name} | {len(entry['seeds'])} | "
             f"{_fmt(entry, 'test_accuracy', 100, 2)} | {_fmt(entry, 'test_loss')} | "
             f"{_fmt(entry, 'ece')} | {_fmt(entry, 'epochs_run', digits=1, spread=False)} | "
-            f"{_fmt(entry, 'train_seconds', digits=0)} |")
+            f"{_fmt(entry, 'train_seconds', digits=0, spread=False)} |")
     return "\n".join(lines)
 
 
