@@ -31,6 +31,24 @@ def private_cache(tmp_path_factory):
     yield
 
 
+# Variables that code under test may set in this process (nbgrader loads the course's
+# nbgrader_config.py in-process, which marks the process as grading; start_lesson
+# records its profile): each test starts from the values the session began with.
+COURSE_VARIABLES = ("CIFAR_COURSE_GRADING", "CIFAR_COURSE_PROFILE", "CIFAR_COURSE_ANSWERS",
+                    "CIFAR_COURSE_THREADS")
+SESSION_VALUES = {name: os.environ.get(name) for name in COURSE_VARIABLES}
+
+
+@pytest.fixture(autouse=True)
+def course_variables_restored():
+    yield
+    for name, value in SESSION_VALUES.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture(scope="session")
 def real_data() -> Path:
     path = real_data_path()
