@@ -77,7 +77,7 @@ class Lesson:
         print(comparison_table([s for s in STAGES if s.number <= self.stage.number], self.profile))
         if curves:
             plot_history(history, title=f"{self.stage.title}: training against validation")
-        previous = _saved_history(STAGES[self.stage.number - 2], self.profile) \
+        previous = _saved(STAGES[self.stage.number - 2], self.profile, "history.json") \
             if self.stage.number > 1 else None
         if previous is not None:
             before = STAGES[self.stage.number - 2].title + " (your run)"
@@ -86,13 +86,9 @@ class Lesson:
         return summary
 
 
-def _saved_history(stage: Stage, profile: Profile) -> dict | None:
-    path = RUNS_DIR / profile.name / stage.name / "history.json"
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-def _saved_run(stage: Stage, profile: Profile) -> dict | None:
-    path = RUNS_DIR / profile.name / stage.name / "metrics.json"
+def _saved(stage: Stage, profile: Profile, name: str = "metrics.json") -> dict | None:
+    """What ``Lesson.record`` saved for a stage (its metrics, or ``history.json``)."""
+    path = RUNS_DIR / profile.name / stage.name / name
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -101,7 +97,7 @@ def comparison_rows(stages, profile: Profile) -> list[dict]:
     references = load_references()
     rows = []
     for stage in stages:
-        run = _saved_run(stage, profile)
+        run = _saved(stage, profile)
         try:
             band = reference_band(stage.name, profile.name, references=references)
         except MissingReferenceError:

@@ -65,13 +65,9 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
 
 
 def list_files(path: Path) -> dict[str, bytes]:
-    """The CIFAR-10 files (batches or class-folder images) in a folder, a tar or a zip
-    archive, at any depth: ``{relative name: bytes}``."""
-    if not path.exists():
-        raise DatasetNotFoundError(
-            f"CIFAR-10 source {str(path)!r} does not exist. Fix: check the path "
-            f"(or the CIFAR_COURSE_DATA environment variable that named it)."
-        )
+    """The CIFAR-10 files (batches or class-folder images) in an existing folder, tar or
+    zip archive, at any depth: ``{relative name: bytes}`` (``load_cifar10`` says when the
+    path does not exist)."""
 
     def wanted(name: str) -> bool:
         return Path(name).name in BATCH_NAMES or _split_class_file(name) is not None
