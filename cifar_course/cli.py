@@ -234,15 +234,39 @@ def cmd_grade(args) -> int:
         if not (course / "gradebook.db").exists():
             raise SystemExit(f"error: {course} has no gradebook: run `cifar-course grade release "
                              f"--course {course}` first")
-        collected = autograde.collect(args.submissions, course)
+        students = None
+        if args.shard:
+            from .grading.shards import parse_shard, shard_course, shard_students
+
+            index, count = parse_shard(args.shard)
+            students = shard_students(autograde.submission_entries(args.submissions), index, count)
+            course = shard_course(course, index, count)
+            print(f"shard {index} of {count}: {len(students)} students, graded in {course}")
+        collected = autograde.collect(args.submissions, course, students, regrade=args.regrade)
         print(f"collected {sum(map(len, collected.values()))} notebooks from {len(collected)} students")
         seconds = autograde.autograde_all(course, sorted(collected), jobs=args.jobs,
-                                          profile=args.profile, memory_gb=args.memory_gb)
+                                          profile=args.profile, memory_gb=args.memory_gb,
+                                          sandbox=args.sandbox)
         print(f"graded {len(seconds)} students in {sum(seconds.values()):.0f} worker-seconds "
               f"({args.jobs} at a time)")
         if not args.no_feedback:
             print(f"feedback: {len(autograde.generate_feedback(course, sorted(collected)))} "
                   f"HTML files under {course / 'feedback'}")
+    if args.action == "jobs":
+        if not args.submissions or not args.shards:
+            raise SystemExit("error: jobs needs the folder of submissions and --shards N")
+        from .grading.shards import write_job_files
+
+        for path in write_job_files(course, args.submissions, args.shards,
+                                    args.out or course / "shards", jobs=args.jobs,
+                                    profile=args.profile):
+            print(f"wrote {path}")
+        return 0
+    if args.action == "merge":
+        from .grading.shards import merge_shards
+
+        merged = merge_shards(course)
+        print(f"merged {len(merged)} graded lessons from the shards under {course / 'shards'}")
     output = args.csv or str(course / "grades.csv")
     rows = autograde.export_csv(course, output)
     if args.canvas:
@@ -346,9 +370,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     grade = _command(commands, "grade", "instructors: release, autograde, export (nbgrader)",
                      "release sets up the nbgrader course; autograde grades a folder of "
-                     "submissions (one folder\nor .zip per student); export writes the "
-                     "grades CSV. See the README's grading section.", cmd_grade)
-    grade.add_argument("action", choices=["release", "autograde", "export"],
+                     "submissions (one folder\nor .zip per student), all or one --shard; "
+                     "jobs writes Slurm and Kubernetes job files\nthat grade the shards; merge "
+                     "gathers the shards' grades; export writes the grades CSV.\nSee the "
+                     "README's grading section.", cmd_grade)
+    grade.add_argument("action", choices=["release", "autograde", "export", "jobs", "merge"],
                        help="what to do (see above)")
     grade.add_argument("submissions", nargs="?", help="autograde: a folder with one folder or "
                                                        ".zip per student")
@@ -359,6 +385,17 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--profile", default="grade", help="training budget the notebooks run in")
     grade.add_argument("--memory-gb", type=float, default=16.0,
                        help="memory limit per student (address space; on a GPU machine, data)")
+    grade.add_argument("--shard", help="autograde: grade only shard I of N (I/N), in "
+                                        "COURSE/shards/I-of-N; merge them afterwards")
+    grade.add_argument("--shards", type=int, help="jobs: how many shards the job files run")
+    grade.add_argument("--out", help="jobs: where to write the Slurm and Kubernetes files "
+                                     "(default COURSE/shards)")
+    grade.add_argument("--regrade", action="store_true", help="autograde: grade again students "
+                       "already graded from the same files (by default a rerun skips them)")
+    grade.add_argument("--sandbox", choices=["bwrap", "none"], default="bwrap",
+                       help="where each student's kernel runs: bwrap (bubblewrap: sees only "
+                            "Python, the course package and the data, writes only its own "
+                            "folder) or none (as the grader's user: only for trusted work)")
     grade.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
     grade.add_argument("--csv", help="where to write the grades (default: COURSE/grades.csv)")
     grade.add_argument("--canvas", help="also write a Canvas gradebook import CSV here")

@@ -135,6 +135,33 @@ except OSError:
                                "    return np.zeros(3), np.ones(3)\n")
         write(insert_after_answers(notebook, trick), subs / student)
 
+    # What a sandboxed kernel can reach: each attempt is reported, none may succeed.
+    write(insert_after_answers(filled_in(LESSON, course), f"""
+import json, os, pathlib
+course = pathlib.Path({str(course)!r})
+attempts = {{
+    "read gradebook": lambda: (course / "gradebook.db").read_bytes(),
+    "list submissions": lambda: os.listdir(course / "submitted"),
+    "read hidden tests": lambda: list((course / "source").rglob("*.ipynb"))[0].read_text(),
+    "read solutions": lambda: os.listdir({str(REPO / "solutions")!r}),
+    "write the course": lambda: (course / "pwned").write_text("x"),
+    "write the package": lambda: open({str(REPO / "cifar_course" / "stages.py")!r}, "a").write("#"),
+}}
+report = {{}}
+for name, attempt in attempts.items():
+    try:
+        attempt()
+        report[name] = "succeeded"
+    except Exception as error:
+        report[name] = type(error).__name__
+print("SANDBOX " + json.dumps(report))
+"""), subs / "snoops")
+
+    renamed = filled_in(TRAINING_LESSON, course)
+    next(c for c in renamed.cells if nbgrader_meta(c).get("grade") and nbgrader_meta(c).get(
+        "points") == 5).metadata.nbgrader["grade_id"] = "my_own_id"
+    write(renamed, subs / "renamed", TRAINING_LESSON)
+
     diverges = filled_in(TRAINING_LESSON, course)
     for cell in diverges.cells:
         if nbgrader_meta(cell).get("grade_id") == "make_optimizer":
@@ -158,8 +185,9 @@ except OSError:
     # other student's hidden test runs while the file is altered, then restored.
     installed = REPO / "cifar_course" / "references" / "references.json"
     references = installed.read_bytes()
-    try:
-        autograde.autograde_all(course, ["cheater"], profile="smoke", log=lambda *a: None)
+    try:  # unsandboxed: the sandbox would stop the write; the install digest is the other guard
+        autograde.autograde_all(course, ["cheater"], profile="smoke", sandbox="none",
+                                log=lambda *a: None)
     finally:
         if installed.read_bytes() != references:
             installed.write_bytes(references)
@@ -230,6 +258,27 @@ def test_invalid_json_is_a_clear_error_for_that_student_only(graded):
 def test_cheating_on_checks_or_references_changes_nothing(graded):
     assert score(graded, "cheater") == 0
     assert "changed while this notebook ran" in problems(graded, "cheater")
+
+
+def test_a_sandboxed_kernel_sees_neither_the_course_nor_the_instructor(graded):
+    import json
+
+    autograded = nbformat.read(graded["course"] / "autograded" / "snoops" / LESSON
+                               / f"{LESSON}.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for c in autograded.cells for o in c.get("outputs", []))
+    report = json.loads(text.split("SANDBOX ", 1)[1].splitlines()[0])
+    reads = {k: v for k, v in report.items() if k.startswith(("read", "list"))}
+    assert len(reads) == 4 and "succeeded" not in reads.values(), report
+    assert report["write the package"] != "succeeded", report
+    # Under /tmp (as here) the folders above the kernel's own lie in its private /tmp:
+    # a write there may succeed inside the sandbox, and never reaches the course.
+    assert not (graded["course"] / "pwned").exists()
+    assert score(graded, "snoops") == 5  # its answers are still graded
+
+
+def test_a_changed_grade_id_loses_only_that_cell(graded):
+    assert score(graded, "renamed", TRAINING_LESSON) == 5
+    assert "grade_id changed to 'my_own_id'" in problems(graded, "renamed", TRAINING_LESSON)
 
 
 @pytest.mark.parametrize("student", ["replaces_run_isolated", "fakes_subprocess",
@@ -353,7 +402,7 @@ def test_a_student_past_the_time_limit_is_recorded_and_the_class_goes_on(graded)
 
     student, status, output, _ = autograde.autograde_student(graded["course"], "correct",
                                                              profile="smoke", timeout=2)
-    assert student == "correct" and status == 1
+    assert student == "correct" and status == autograde.TIME_LIMIT_STATUS
     assert "not graded: over the grader's time limit" in output
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from .checks import GRADING_ENV
 from .isolated import scrubbed_environment
 from .lessons import nbgrader_api, nbgrader_metadata
+from .sandbox import SANDBOX_ENV, check_available, descendants
 
 PROBLEMS_FILE = "problems.json"  # per course: what collect and autograde found wrong
 # A worker reports a problem on a line of its output starting with this; only
@@ -36,6 +37,7 @@ DEFAULT_MEMORY_LIMIT_GB = 16.0
 INSTALL_DIGEST_ENV = "CIFAR_COURSE_INSTALL_DIGEST"
 # A worker's line asking the parent to void a lesson's grades (the install changed while it ran).
 ZERO_MARK = "cifar-course zero\t"
+TIME_LIMIT_STATUS = 124  # a worker stopped at the grader's time limit (as timeout(1) exits)
 MEMORY_ENV = "CIFAR_COURSE_MEMORY_GB"  # the worker's memory limit, applied by the worker
 
 
@@ -95,20 +97,66 @@ def _check_notebook(path: Path) -> str | None:
     return None
 
 
-def collect(submissions: str | Path, course: str | Path) -> dict[str, list[str]]:
+def submission_entries(submissions: str | Path) -> dict[str, Path]:
+    """student id -> their entry (a folder, or a ``.zip`` named by the id)."""
+    entries = {}
+    for entry in sorted(Path(submissions).iterdir()):
+        if entry.suffix == ".zip":
+            entries[entry.stem] = entry
+        elif entry.is_dir():
+            entries[entry.name] = entry
+    return entries
+
+
+def _entry_digest(entry: Path) -> str:
+    """SHA-256 over every file of a student's entry (names and contents)."""
+    import hashlib
+
+    from ..data.sources import file_digest
+
+    files = [entry] if entry.is_file() else sorted(p for p in entry.rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(f"{path.relative_to(entry.parent)}\0{file_digest(path)}\n".encode())
+    return digest.hexdigest()
+
+
+def _graded_marker(course: Path, student: str) -> Path:
+    """Written once a student's worker finished: the digest of what it graded."""
+    return course / "graded" / f"{student}.sha256"
+
+
+def collect(submissions: str | Path, course: str | Path, students=None, *,
+            regrade: bool = False, log=print) -> dict[str, list[str]]:
     """Copy every student's notebooks into the course's ``submitted/`` folder.
 
     ``submissions`` holds one entry per student: a folder (any layout below it,
     nbgrader's ``<student>/<lesson>/<lesson>.ipynb`` included) or a ``.zip``.
-    Returns ``{student: [lessons found]}``. Invalid notebooks are recorded as
-    problems and not copied; nothing under ``submissions`` is changed.
+    Returns ``{student: [lessons found]}`` for the students to grade: only
+    ``students`` if given, and (unless ``regrade``) not those already graded
+    from the very same files, so that a rerun picks up where the last stopped.
+    Invalid notebooks are recorded as problems and not copied; nothing under
+    ``submissions`` is changed.
     """
+    import nbformat
+
     course = Path(course)
     lessons = released_lessons(course)
+    released = {lesson: nbformat.read(course / "release" / lesson / f"{lesson}.ipynb", as_version=4)
+                for lesson in lessons}
     problems = Problems.load(course)
     collected = {}
-    for entry in sorted(Path(submissions).iterdir()):
-        student = entry.stem if entry.suffix == ".zip" else entry.name
+    unchanged = []
+    for student, entry in submission_entries(submissions).items():
+        if students is not None and student not in students:
+            continue
+        digest = _entry_digest(entry)
+        marker = _graded_marker(course, student)
+        if not regrade and marker.exists() and marker.read_text() == digest:
+            unchanged.append(student)
+            continue
+        (course / "collected").mkdir(exist_ok=True)
+        (course / "collected" / f"{student}.sha256").write_text(digest)
         if entry.suffix == ".zip":
             unpacked = course / "unpacked" / student
             shutil.rmtree(unpacked, ignore_errors=True)
@@ -119,8 +167,6 @@ def collect(submissions: str | Path, course: str | Path) -> dict[str, list[str]]
                         raise ValueError(f"{entry.name}: unsafe path {member!r} in the zip")
                 archive.extractall(unpacked)
             entry = unpacked
-        elif not entry.is_dir():
-            continue
         problems.clear(student)
         shutil.rmtree(course / "submitted" / student, ignore_errors=True)
         collected[student] = []
@@ -131,10 +177,41 @@ def collect(submissions: str | Path, course: str | Path) -> dict[str, list[str]]
                 continue
             target = course / "submitted" / student / lesson / f"{lesson}.ipynb"
             target.parent.mkdir(parents=True)
-            shutil.copyfile(path, target)
+            notebook = nbformat.read(path, as_version=4)
+            for message in _unknown_grade_ids(notebook, released[lesson]):
+                problems.add(student, lesson, message)
+            nbformat.write(notebook, target)  # the grader's copy; the student's file is only read
             collected[student].append(lesson)
     problems.save()
+    if unchanged:
+        log(f"{len(unchanged)} student(s) already graded from the same files, skipped "
+            f"(--regrade grades them again): {', '.join(unchanged)}")
     return collected
+
+
+def _unknown_grade_ids(notebook, released) -> list[str]:
+    """Make nbgrader cells whose ``grade_id`` the release does not have (or has once
+    only) plain cells, and say which; nbgrader would reject the whole notebook.
+
+    A test cell so changed then counts as deleted: it alone scores nothing.
+    """
+    known = {nbgrader_metadata(c).get("grade_id"): c for c in released.cells
+             if nbgrader_metadata(c).get("grade_id")}
+    by_source = {c.source: grade_id for grade_id, c in known.items()}
+    seen, messages = set(), []
+    for cell in notebook.cells:
+        grade_id = nbgrader_metadata(cell).get("grade_id")
+        if grade_id is None:
+            continue
+        if grade_id in known and grade_id not in seen:
+            seen.add(grade_id)
+            continue
+        original = by_source.get(cell.source)
+        what = f"cell {original}" if original else "a graded cell"
+        messages.append(f"{what} had its nbgrader grade_id changed to {grade_id!r} (or copied): "
+                        f"it was graded as a plain cell and scores nothing")
+        del cell.metadata["nbgrader"]
+    return messages
 
 
 def memory_limit_kind(gpu: bool) -> str:
@@ -160,23 +237,6 @@ def _limit_own_memory(gigabytes: float) -> None:
     resource.setrlimit(kind, (limit, limit))
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (Linux /proc; empty elsewhere)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the process ended meanwhile
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def _end_with_the_grader(parent: int) -> None:
     """Kill this worker and everything it started when the grader dies.
 
@@ -190,7 +250,7 @@ def _end_with_the_grader(parent: int) -> None:
     def watch():
         while os.getppid() == parent:
             time.sleep(1)
-        for pid in _descendants(os.getpid()):
+        for pid in descendants(os.getpid()):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -213,7 +273,8 @@ def threads_per_worker(jobs: int) -> int | None:
 
 def autograde_student(course, student: str, profile: str = "grade",
                       memory_gb: float = DEFAULT_MEMORY_LIMIT_GB, timeout: float = 4 * 3600,
-                      threads: int | None = None, install_digest: str | None = None):
+                      threads: int | None = None, install_digest: str | None = None,
+                      sandbox: str = "bwrap"):
     """Grade one student's lessons in a separate process; returns its exit status and log."""
     command = [sys.executable, "-m", "cifar_course.grading.autograde", str(Path(course).resolve()),
                student]
@@ -225,6 +286,7 @@ def autograde_student(course, student: str, profile: str = "grade",
     environment = scrubbed_environment(CIFAR_COURSE_PROFILE=profile, PYTHONNOUSERSITE="1",
                                        **{GRADING_ENV: "1"}, **limits)
     environment[MEMORY_ENV] = str(memory_gb)
+    environment[SANDBOX_ENV] = sandbox
     worker = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, start_new_session=True,
                               cwd=str(Path(course).resolve()))
@@ -237,7 +299,7 @@ def autograde_student(course, student: str, profile: str = "grade",
         lessons = sorted(p.name for p in (Path(course) / "submitted" / student).iterdir())
         output += "".join(f"{PROBLEM_MARK}{lesson}\tnot graded: over the grader's time limit of "
                           f"{timeout:.0f} s for one student\n" for lesson in lessons)
-        status = 1
+        status = TIME_LIMIT_STATUS
     return student, status, output, time.perf_counter() - start
 
 
@@ -251,8 +313,18 @@ def _kill_group(process) -> None:
 
 
 def autograde_all(course, students=None, *, jobs: int = 1, profile: str = "grade",
-                  memory_gb: float = DEFAULT_MEMORY_LIMIT_GB, log=print) -> dict[str, float]:
-    """Autograde ``students`` (default: all submitted), ``jobs`` workers at a time."""
+                  memory_gb: float = DEFAULT_MEMORY_LIMIT_GB, sandbox: str = "bwrap",
+                  log=print) -> dict[str, float]:
+    """Autograde ``students`` (default: all submitted), ``jobs`` workers at a time, each
+    student's kernels in ``sandbox`` ("bwrap", or "none" for submissions you trust)."""
+    from ..profiles import get_profile
+
+    check_available(sandbox)
+    if not get_profile(profile).synthetic:
+        # Decoded once here: a sandboxed kernel reads the cache but cannot write it.
+        from ..data import load_cifar10_with_info
+
+        load_cifar10_with_info()
     course = Path(course)
     students = students or sorted(p.name for p in (course / "submitted").iterdir() if p.is_dir())
     seconds = {}
@@ -264,7 +336,7 @@ def autograde_all(course, students=None, *, jobs: int = 1, profile: str = "grade
     digest = install_digest()  # the course as installed before any student's code ran
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(autograde_student, course, s, profile, memory_gb, threads=threads,
-                               install_digest=digest)
+                               install_digest=digest, sandbox=sandbox)
                    for s in students]
         for future in futures:
             student, status, output, elapsed = future.result()
@@ -272,6 +344,10 @@ def autograde_all(course, students=None, *, jobs: int = 1, profile: str = "grade
             log(f"{student}: graded in {elapsed:.0f} s" + ("" if status == 0 else
                 f" (the worker reported problems, exit {status}; see {course}/logs/{student}.log)"))
             (course / "logs" / f"{student}.log").write_text(output)
+            collected = course / "collected" / f"{student}.sha256"
+            if collected.exists() and status != TIME_LIMIT_STATUS:
+                _graded_marker(course, student).parent.mkdir(exist_ok=True)
+                shutil.copyfile(collected, _graded_marker(course, student))
             for line in output.splitlines():
                 if line.startswith(PROBLEM_MARK):
                     lesson, message = line[len(PROBLEM_MARK):].split("\t", 1)

@@ -401,6 +401,50 @@ def check_callbacks(callbacks, patience: int = 5):
         "ModelCheckpoint should keep the best model (save_best_only=True)")
 
 
+PLATEAU_CASE = {"val_losses": [1.0, 0.9, 0.95, 0.93, 0.91, 0.92, 0.80, 0.85, 0.86, 0.87, 0.88,
+                               0.89, 0.90],
+                "factor": 0.5, "patience": 2, "min_lr": 0.002, "learning_rate": 0.01}
+
+
+def learning_rates_under(callback, val_losses, learning_rate: float = 0.01) -> list[float]:
+    """The learning rate after each epoch when ``callback`` sees ``val_losses``, one an epoch.
+
+    Drives the callback as ``fit`` would (``on_train_begin``, then ``on_epoch_end``
+    with the epoch's logs) on a toy model, without training it.
+    """
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate), loss="mse")
+    callback.set_model(model)
+    callback.on_train_begin()
+    rates = []
+    for epoch, loss in enumerate(val_losses):
+        callback.on_epoch_begin(epoch)
+        callback.on_epoch_end(epoch, {"val_loss": float(loss)})
+        rates.append(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
+    return rates
+
+
+def check_plateau_callback(schedule):
+    """``schedule(val_losses, factor, patience, min_lr)``: the learning rates under the
+    student's own plateau callback equal keras' ``ReduceLROnPlateau``'s, epoch by epoch."""
+    case = PLATEAU_CASE
+    keras_rule = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=case["factor"],
+                                                   patience=case["patience"], min_delta=0,
+                                                   min_lr=case["min_lr"], verbose=0)
+    expected = learning_rates_under(keras_rule, case["val_losses"], case["learning_rate"])
+    actual = [float(r) for r in to_numpy(schedule(case["val_losses"], case["factor"],
+                                                  case["patience"], case["min_lr"]))]
+    assert len(actual) == len(expected), (
+        f"{len(actual)} learning rates for {len(expected)} epochs: one per epoch")
+    for epoch, (mine, theirs) in enumerate(zip(actual, expected), start=1):
+        assert abs(mine - theirs) < 1e-7, (
+            f"after epoch {epoch} (val_loss {case['val_losses'][:epoch]}) your learning rate is "
+            f"{mine:g}, ReduceLROnPlateau's is {theirs:g}; all of yours: {actual}, keras': "
+            f"{expected}. Hint: count the epochs since the best val_loss; when the count reaches "
+            f"the patience, multiply the rate by the factor (not below min_lr) and start "
+            f"counting again")
+
+
 def check_final_recipe(model, optimizer, loss, callbacks):
     """The capstone: augmentation, dropout 0.5 without L2, AdamW 0.05, smoothing 0.1, callbacks."""
     check_baseline_structure(model)

@@ -3,7 +3,10 @@
 Stock nbgrader 0.9 drops the whole notebook when the kernel dies (``os._exit``,
 a segfault, the memory limit). ``ExecuteToTheEnd`` keeps the cells that ran,
 marks the cell that killed the kernel, and marks every later code cell as not
-run, so that their tests score zero instead of passing with no output.
+run, so that their tests score zero instead of passing with no output. A cell
+that times out and ignores the interrupt gets the kernel restarted, so that the
+cells after it still run. Under the grader the kernel starts in a sandbox
+(``sandbox.py``).
 
 nbgrader also scores zero any test cell that wrote to stderr, so a library's
 warning (keras, torch, numpy) in a test cell would cost a correct submission
@@ -19,7 +22,8 @@ test cell with that verdict.
 
 from __future__ import annotations
 
-from nbclient.exceptions import DeadKernelError
+from jupyter_core.utils import run_sync
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_solution
@@ -32,6 +36,10 @@ def _error(name: str, message: str) -> NotebookNode:
 
 class ExecuteToTheEnd(Execute):
     def preprocess(self, nb, resources=None, km=None):
+        from .sandbox import SandboxedKernelManager, sandbox_kind
+
+        if sandbox_kind() == "bwrap":
+            self.kernel_manager_class = SandboxedKernelManager
         self._died_in = None
         try:
             return super().preprocess(nb, resources, km)
@@ -53,7 +61,15 @@ class ExecuteToTheEnd(Execute):
             cell.outputs.append(_error(
                 "KernelDied", "the kernel died while running this cell (os._exit, a crash, or "
                               "the grader's memory limit)"))
-            return cell, resources
+        except CellTimeoutError:
+            # Timed out, interrupted, and still running: the interrupt was ignored.
+            # The kernel would hold every later cell until its timeout too.
+            run_sync(self.km.restart_kernel)(now=True)
+            cell.outputs.append(_error(
+                "CellTimeoutError", f"this cell ran past the {self.timeout} s timeout and ignored "
+                                    f"the interrupt, so the kernel was restarted: the cells after "
+                                    f"it run in a fresh kernel, without what earlier cells defined"))
+        return cell, resources
 
 
 class WarningsAreNotFailures(NbGraderPreprocessor):

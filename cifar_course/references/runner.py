@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import datetime as dt
 import fcntl
 import json
@@ -152,10 +153,24 @@ def backup_root() -> Path:
     return cache_dir() / "reference-runs"
 
 
+def profile_settings(profile) -> dict:
+    """A profile's settings as recorded with its runs. Settings left at their
+    defaults are omitted, so adding a setting does not void the measurements
+    of profiles that do not use it."""
+    defaults = {f.name: f.default for f in dataclasses.fields(profile)}
+    return {k: v for k, v in vars(profile).items()
+            if k != "description" and (k in _FIRST_SETTINGS or v != defaults[k])}
+
+
+# The settings every profile had when references were first recorded: always kept.
+_FIRST_SETTINGS = ("name", "train_size", "val_size", "test_size", "epochs", "batch_size",
+                   "learning_rate", "reduce_lr_patience", "synthetic")
+
+
 def _run_signature(profile, data) -> dict:
     """What must match for a recorded run to count: protocol, profile settings, data."""
     return {"protocol": PROTOCOL, "data_sha256": data.source.sha256,
-            "profile": {k: v for k, v in vars(profile).items() if k != "description"}}
+            "profile": profile_settings(profile)}
 
 
 def _train_resumably(stage, profile, seed, data, folder: Path, extra_callbacks=()) -> dict:

@@ -1,0 +1,168 @@
+"""Each student's kernel in a bubblewrap sandbox.
+
+A graded notebook is untrusted code. Under the grader its kernel starts inside
+``bwrap`` (Debian's ``bubblewrap``), in namespaces of its own, with no
+capabilities, as ``nobody``. It sees:
+
+- read-only: the system folders (``/usr``, ``/etc``, ...), this Python and its
+  packages, the installed ``cifar_course``, the CIFAR-10 source and the
+  decoded-data cache;
+- writable: the lesson's own autograde folder (its working directory), the
+  folder its hidden tests save their answers in, and a private ``/tmp``;
+- nothing else: not the course folder (gradebook, submissions, hidden tests,
+  feedback), not the instructor's checkout or home, not other students.
+
+Its network namespace is the grader's (the kernel talks to nbclient over
+loopback), so it is not cut off from the network.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+
+# Set by the grader for its workers: "bwrap" (the default) or "none".
+SANDBOX_ENV = "CIFAR_COURSE_SANDBOX"
+SANDBOXES = ("bwrap", "none")
+SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+NOBODY = "65534"
+
+
+class SandboxError(RuntimeError):
+    """The sandbox the grader was asked for cannot be used here."""
+
+
+def sandbox_kind() -> str:
+    """The sandbox a worker's kernels start in (unset: none, as in a plain nbgrader run)."""
+    kind = os.environ.get(SANDBOX_ENV, "none")
+    if kind not in SANDBOXES:
+        raise SandboxError(f"{SANDBOX_ENV}={kind!r}: use one of {', '.join(SANDBOXES)}")
+    return kind
+
+
+def check_available(kind: str) -> None:
+    """Raise ``SandboxError`` with the fix unless ``kind`` works on this machine."""
+    if kind == "none":
+        return
+    if shutil.which("bwrap") is None:
+        raise SandboxError(
+            "bubblewrap (bwrap) is not installed, and each student's kernel runs in it. Fix: "
+            "`apt-get install bubblewrap` (Debian/Ubuntu), or grade with --sandbox none only "
+            "for submissions you trust")
+    probe = subprocess.run([*bwrap_prefix(writable=(), readable=readable_paths()), sys.executable,
+                            "-c", "import cifar_course"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        raise SandboxError(
+            f"bubblewrap is installed but cannot start a sandbox here ({probe.stderr.strip()}). "
+            f"Fix: allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) "
+            f"or run the grader as root; or grade with --sandbox none only for submissions you "
+            f"trust")
+
+
+def readable_paths() -> list[str]:
+    """What a kernel must read: Python, its packages, the course package, the data and cache."""
+    from .. import __file__ as package_init
+    from ..data.loading import cache_dir, resolve_source
+
+    here = Path.cwd().resolve()
+    paths = {sys.base_prefix, sys.prefix, sys.exec_prefix, str(Path(package_init).parent)}
+    # sys.path holds the site-packages and any folder a .pth added; never the grader's cwd.
+    paths.update(p for p in sys.path if p and Path(p).resolve() != here)
+    source = resolve_source()
+    if source != "keras":
+        paths.add(str(source))
+        sums = Path(source).parent / "SHA256SUMS"
+        if sums.is_file():
+            paths.add(str(sums))
+    else:
+        paths.add(str(Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))))
+    paths.add(str(cache_dir()))
+    return sorted(str(Path(p).resolve()) for p in paths if Path(p).exists())
+
+
+def bwrap_prefix(writable, readable) -> list[str]:
+    """The ``bwrap`` arguments before the kernel's command."""
+    # No --new-session: jupyter_client interrupts the kernel through its process group
+    # (the kernel already has no controlling terminal: it is started in a session of its own).
+    command = ["bwrap", "--unshare-all", "--share-net", "--die-with-parent",
+               "--cap-drop", "ALL", "--unshare-user", "--uid", NOBODY, "--gid", NOBODY]
+    for folder in SYSTEM_FOLDERS:
+        if os.path.islink(folder):
+            command += ["--symlink", os.readlink(folder), folder]
+        elif os.path.isdir(folder):
+            command += ["--ro-bind", folder, folder]
+    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    for device in sorted(Path("/dev").glob("nvidia*")):  # a GPU machine's devices
+        command += ["--dev-bind", str(device), str(device)]
+    for path in readable:
+        command += ["--ro-bind", path, path]
+    for path in writable:
+        command += ["--bind", path, path]
+    # ipykernel polls for its parent by pid, which is not in its pid namespace;
+    # --die-with-parent ends the kernel with the grader instead.
+    from ..data.loading import CACHE_ENV, DATA_ENV, cache_dir, resolve_source
+
+    # Absolute: a relative data path is resolved from folders the kernel cannot see.
+    command += ["--setenv", CACHE_ENV, str(cache_dir().resolve())]
+    if (source := resolve_source()) != "keras":
+        command += ["--setenv", DATA_ENV, str(Path(source).resolve())]
+    command += ["--remount-ro", "/"]  # the folders bwrap made for the binds, too
+    command += ["--unsetenv", "JPY_PARENT_PID", "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
+                "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib", "--setenv", "KERAS_HOME", "/tmp/.keras"]
+    return command
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc; empty elsewhere)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """nbclient's kernel manager, starting the kernel inside ``bwrap``."""
+
+    cwd: str | None = None
+
+    async def start_kernel(self, **kw):
+        self.cwd = kw.get("cwd")  # the notebook's folder: the kernel's only writable one
+        return await super().start_kernel(**kw)
+
+    def format_kernel_cmd(self, extra_arguments=None) -> list[str]:
+        from .isolated import ANSWERS_ENV
+
+        command = super().format_kernel_cmd(extra_arguments)
+        cwd = str(Path(self.cwd or os.getcwd()).resolve())
+        writable = [cwd] + ([os.environ[ANSWERS_ENV]] if os.environ.get(ANSWERS_ENV) else [])
+        readable = [*readable_paths(), os.path.realpath(self.connection_file)]
+        return [*bwrap_prefix(writable, readable), "--chdir", cwd, *command]
+
+    async def interrupt_kernel(self) -> None:
+        # A signal to bwrap's process group does not reach the processes in its pid
+        # namespace (seen with bubblewrap 0.8): interrupt each of them directly.
+        process = getattr(self.provisioner, "process", None)
+        if process is None:
+            return await super().interrupt_kernel()
+        for pid in descendants(process.pid):
+            try:
+                if not Path(f"/proc/{pid}/exe").resolve().name.startswith("bwrap"):
+                    os.kill(pid, signal.SIGINT)
+            except (OSError, ProcessLookupError):
+                pass  # it ended meanwhile
