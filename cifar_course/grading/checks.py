@@ -211,6 +211,53 @@ def _augmentation_layers(augmentation) -> list:
     return list(getattr(augmentation, "layers", [augmentation]))
 
 
+def check_random_crop(random_crop):
+    """``random_crop(images, padding, rng)``: each image zero-padded by ``padding`` on every
+    side, then one window of the original size cut out at its own random place."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(1, 255, (40, 8, 8, 3)).astype("float32")  # no zeros: padding shows
+    padding = 2
+    out = to_numpy(random_crop(images, padding, np.random.default_rng(1)))
+    assert out.shape == images.shape, (
+        f"the crops have shape {out.shape}, want {images.shape}: the same size as the input")
+    padded = np.pad(images, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    size = images.shape[1]
+    offsets = []
+    for index, (crop, source) in enumerate(zip(out, padded)):
+        found = [(dy, dx) for dy in range(2 * padding + 1) for dx in range(2 * padding + 1)
+                 if np.array_equal(source[dy:dy + size, dx:dx + size], crop)]
+        assert found, (
+            f"image {index} is not a {size}x{size} window of the image padded with {padding} "
+            f"zeros on each side. Hint: pad with zeros first, then cut out a window whose "
+            f"top-left corner lies between 0 and 2 * padding")
+        offsets.append(found[0])
+    assert len(set(offsets)) > 1, (
+        "every image was cropped at the same place: draw a new position for each image "
+        "(keras' RandomCrop draws one per batch)")
+    assert np.array_equal(to_numpy(random_crop(images, 0, np.random.default_rng(2))), images), (
+        "with padding 0 the only window is the image itself")
+
+
+def check_random_flip(random_flip):
+    """``random_flip(images, rng)``: each image mirrored left-right with probability 1/2."""
+    images = np.random.default_rng(0).integers(0, 255, (200, 4, 6, 3)).astype("float32")
+    out = to_numpy(random_flip(images, np.random.default_rng(1)))
+    assert out.shape == images.shape, f"the output has shape {out.shape}, want {images.shape}"
+    mirrored = images[:, :, ::-1]
+    flipped = []
+    for index, (result, image, mirror) in enumerate(zip(out, images, mirrored)):
+        if np.array_equal(result, image[::-1]) and not np.array_equal(result, mirror):
+            raise AssertionError(f"image {index} is upside down: flip the width axis "
+                                 f"(axis 1 of an image, 2 of a batch), not the height")
+        assert np.array_equal(result, image) or np.array_equal(result, mirror), (
+            f"image {index} is neither the image nor its left-right mirror")
+        flipped.append(np.array_equal(result, mirror))
+    share = float(np.mean(flipped))
+    assert 0.35 <= share <= 0.65, (
+        f"{share:.0%} of the images were flipped, want about half: flip each image on its own "
+        f"coin toss")
+
+
 def check_augmentation_structure(augmentation, padding: int = 4):
     """A crop after ``padding`` pixels of zero padding, a horizontal flip and random erasing."""
     from ..augmentation import RandomCropWithPadding
@@ -470,6 +517,49 @@ def check_cat_dog_confusion(cat_dog_confusion):
     result = cat_dog_confusion(matrix)
     _close([result["cat_as_dog"], result["dog_as_cat"]], [0.3, 0.2],
            "cat_as_dog and dog_as_cat on a hand-made matrix")
+
+
+def _prediction_case(seed: int = 0, n: int = 500):
+    """Labels and made-up probabilities of a middling, over-confident 10-class model."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n)
+    logits = rng.normal(size=(n, 10)) * 2
+    logits[np.arange(n), labels] += rng.normal(4.0, 2.0, n)
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return labels, probabilities
+
+
+def check_confusion_matrix(confusion_matrix):
+    """``confusion_matrix(labels, predictions, n_classes)``: rows true, columns predicted."""
+    from sklearn.metrics import confusion_matrix as reference
+
+    labels, probabilities = _prediction_case()
+    predictions = probabilities.argmax(axis=1)
+    expected = reference(labels, predictions, labels=list(range(10)))
+    actual = to_numpy(confusion_matrix(labels, predictions, 10))
+    assert actual.shape == (10, 10), f"the matrix is {actual.shape}, want (10, 10)"
+    if np.array_equal(actual, expected.T):
+        raise AssertionError("your matrix is the transpose of scikit-learn's: rows are the true "
+                             "classes, columns the predicted ones")
+    assert np.array_equal(actual, expected), (
+        f"your matrix differs from scikit-learn's confusion_matrix in "
+        f"{int((actual != expected).sum())} cells (first row: yours {actual[0].tolist()}, "
+        f"want {expected[0].tolist()}). Hint: add one to [true, predicted] for each image")
+
+
+def check_expected_calibration_error(expected_calibration_error):
+    """``expected_calibration_error(probabilities, labels, n_bins)`` equals the course's ECE."""
+    from ..evaluation import expected_calibration_error as reference
+
+    for seed, n_bins in ((0, 15), (1, 10)):
+        labels, probabilities = _prediction_case(seed)
+        expected = reference(probabilities, labels, n_bins)
+        actual = float(to_numpy(expected_calibration_error(probabilities, labels, n_bins)))
+        assert abs(actual - expected) < 1e-6, (
+            f"{n_bins} bins: your ECE is {actual:.5f}, want {expected:.5f}. Hint: put each "
+            f"image in the equal-width bin of its confidence (the largest probability; "
+            f"confidence 1.0 goes in the last bin), then average |accuracy - mean confidence| "
+            f"over the bins, each weighted by its share of the images")
 
 
 def check_ablation_deltas(ablation_deltas):
