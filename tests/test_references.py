@@ -170,3 +170,27 @@ def test_a_single_seed_gives_no_band():
         "mean": 0.6, "std": 0.0, "values": [0.6]}}}}}}
     with pytest.raises(MissingReferenceError, match="only 1 seed.*at least 2"):
         reference_band("baseline", "quick", references=one)
+
+
+def test_a_run_resumes_only_under_the_settings_it_started_with():
+    from dataclasses import replace
+
+    from cifar_course.profiles import get_profile
+    from cifar_course.references.runner import backup_folder, profile_settings
+    from cifar_course.stages import FINAL_STAGE
+
+    full = get_profile("full")
+    tuned = replace(full, learning_rate=2 * full.learning_rate)
+    folders = {backup_folder(p, FINAL_STAGE, 0, {"profile": profile_settings(p)})
+               for p in (full, tuned)}
+    assert len(folders) == 2
+
+
+def test_settings_at_their_defaults_leave_earlier_measurements_valid():
+    """A setting added later (at its default) must not void the profiles measured before it."""
+    from cifar_course.profiles import get_profile
+    from cifar_course.references import load_references
+    from cifar_course.references.runner import profile_settings
+
+    for name, entry in load_references()["profiles"].items():
+        assert entry["signature"]["profile"] == profile_settings(get_profile(name)), name

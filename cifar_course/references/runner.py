@@ -167,6 +167,15 @@ _FIRST_SETTINGS = ("name", "train_size", "val_size", "test_size", "epochs", "bat
                    "learning_rate", "reduce_lr_patience", "synthetic")
 
 
+def backup_folder(profile, stage, seed: int, signature: dict) -> Path:
+    """Where an interrupted run keeps its state: named by its settings too, so a run
+    resumes only under the very settings it started with."""
+    import hashlib
+
+    settings = hashlib.sha256(json.dumps(signature, sort_keys=True).encode()).hexdigest()[:10]
+    return backup_root() / profile.name / f"{stage.name}-seed{seed}-{settings}"
+
+
 def _run_signature(profile, data) -> dict:
     """What must match for a recorded run to count: protocol, profile settings, data."""
     return {"protocol": PROTOCOL, "data_sha256": data.source.sha256,
@@ -239,7 +248,7 @@ def run_references(profile_name: str, seeds=(0, 1, 2), stages=None, source=None,
                 if not force and any(r["seed"] == seed for r in runs):
                     log(f"{stage.name} seed {seed}: already measured, skipped", flush=True)
                     continue
-                folder = backup_root() / profile.name / f"{stage.name}-seed{seed}"
+                folder = backup_folder(profile, stage, seed, signature)
                 summary = _train_resumably(stage, profile, seed, data, folder)
                 summary.update(date=_now(), hardware=hardware(), versions=library_versions())
                 # Re-read: nothing else writes under the lock, but keep the merge local.
