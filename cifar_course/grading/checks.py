@@ -330,6 +330,30 @@ def check_inverted_dropout(inverted_dropout):
         "at inference (training=False) dropout must return its input unchanged")
 
 
+def check_l2_penalty(l2_penalty):
+    """``l2_penalty(w, l2) -> (penalty, gradient)``: keras' ``L2(l2)`` and its gradient."""
+    w = np.array([[0.5, -1.0], [2.0, 0.0]], dtype=np.float64)
+    for l2 in (2.5e-4, 0.1):
+        penalty, gradient = (to_numpy(a) for a in l2_penalty(w, l2))
+        regularizer = keras.regularizers.L2(l2)
+        expected = float(keras.ops.convert_to_numpy(regularizer(w.astype("float32"))))
+        _close(float(penalty), expected, f"the penalty for l2={l2} (keras' L2 gives it)",
+               atol=1e-6 * max(1.0, expected))
+        step = 1e-3  # keras' own penalty, differentiated numerically
+        numerical = np.zeros_like(w)
+        for index in np.ndindex(w.shape):
+            up, down = w.copy(), w.copy()
+            up[index] += step
+            down[index] -= step
+            numerical[index] = (float(keras.ops.convert_to_numpy(regularizer(up.astype("float32"))))
+                                - float(keras.ops.convert_to_numpy(
+                                    regularizer(down.astype("float32"))))) / (2 * step)
+        assert np.allclose(gradient, numerical, atol=1e-4 * max(1.0, l2 * 10)), (
+            f"l2={l2}: your gradient {np.round(gradient, 6).tolist()}, the numerical gradient of "
+            f"keras' penalty {np.round(numerical, 6).tolist()}. Hint: the derivative of "
+            f"l2 * w**2 is 2 * l2 * w")
+
+
 # --- lesson 04: label smoothing -------------------------------------------------------
 
 def check_smoothed_cross_entropy(smoothed_cross_entropy):
@@ -353,6 +377,45 @@ def check_smooth_labels(smooth_labels):
     _close(smooth_labels(targets, 0.1), [[0.025, 0.925, 0.025, 0.025], [0.925, 0.025, 0.025, 0.025]],
            "smooth_labels(one_hot, 0.1) on 4 classes")
     _close(smooth_labels(targets, 0.0), targets, "smooth_labels(one_hot, 0.0)")
+
+
+def check_loss_floor(loss_floor):
+    """``loss_floor(smoothing, n_classes)``: the least smoothed cross-entropy any prediction
+    can reach, the entropy of the smoothed target."""
+    for smoothing, classes in ((0.0, 10), (0.1, 10), (0.2, 4)):
+        on, off = 1 - smoothing + smoothing / classes, smoothing / classes
+        expected = -(on * np.log(on) + (classes - 1) * (off * np.log(off) if off else 0.0))
+        actual = float(to_numpy(loss_floor(smoothing, classes)))
+        assert abs(actual - expected) < 1e-6, (
+            f"smoothing {smoothing}, {classes} classes: your floor is {actual:.5f}, want "
+            f"{expected:.5f}. Hint: the loss is lowest when the prediction equals the smoothed "
+            f"target; it is then -sum(t * log t) (with 0 * log 0 = 0)")
+
+
+ADAM_L2_CASE = {"weights": [1.0, -2.0, 0.5], "gradients": [[0.1, -0.3, 2.0], [0.2, 0.1, -1.0]],
+                "learning_rate": 0.01, "l2": 0.05}
+
+
+def check_adam_l2_step(adam_l2_step):
+    """``adam_l2_step(w, g, m, v, t, learning_rate, l2) -> (w, m, v)``: keras' Adam fed the
+    loss gradient plus the L2 term's, ``g + 2 * l2 * w``, over two steps."""
+    case = ADAM_L2_CASE
+    variable = keras.Variable(np.array(case["weights"], dtype="float32"), name="kernel")
+    optimizer = keras.optimizers.Adam(learning_rate=case["learning_rate"])
+    w = np.array(case["weights"], dtype=np.float64)
+    m = v = np.zeros_like(w)
+    for t, gradient in enumerate(case["gradients"], start=1):
+        current = keras.ops.convert_to_numpy(variable)
+        total = np.array(gradient) + 2 * case["l2"] * current
+        optimizer.apply_gradients([(keras.ops.convert_to_tensor(total.astype("float32")),
+                                    variable)])
+        w, m, v = (to_numpy(a) for a in adam_l2_step(w, np.array(gradient), m, v, t,
+                                                      case["learning_rate"], case["l2"]))
+        expected = keras.ops.convert_to_numpy(variable)
+        assert np.allclose(w, expected, atol=1e-5), (
+            f"after step {t} your weights are {np.round(w, 6).tolist()}, keras' Adam on the "
+            f"L2-penalised loss gives {np.round(expected, 6).tolist()}. Hint: add the L2 term's "
+            f"gradient to g, then take a plain Adam step (your adamw_step with no decay)")
 
 
 def check_label_smoothing_loss(loss, smoothing: float = 0.1):
