@@ -1,0 +1,587 @@
+"""Plausible wrong answers, per lesson, and the check that must reject each.
+
+Each entry is ``(lesson, mistake, check, arguments)``: ``arguments()`` builds
+the keyword arguments of ``checks.<check>`` holding the wrong answer. These
+are the mistakes students make (a transform left on at inference, the wrong
+axis or scale, smoothing applied twice, decay in the wrong place, the wrong
+monitor, a technique missing); the checks that need no training decide them
+the same way every time. ``benchmarks/grading_power.py`` runs them for the
+table in ``docs/grading-power.md``; ``tests/test_wrong_answers.py`` keeps every
+one rejected.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _keras():
+    import keras
+
+    return keras
+
+
+# --- lesson 00 ----------------------------------------------------------------------
+
+def _stats_per_image(images):
+    x = np.asarray(images, dtype=np.float64)
+    return x.mean(axis=(1, 2))[0], x.std(axis=(1, 2))[0]
+
+
+def _stats_scaled(images):
+    x = np.asarray(images, dtype=np.float64).reshape(-1, 3) / 255
+    return x.mean(axis=0), x.std(axis=0)
+
+
+def _stats_swapped(images):
+    x = np.asarray(images, dtype=np.float64).reshape(-1, 3)
+    return x.std(axis=0), x.mean(axis=0)
+
+
+def _stats_variance(images):
+    x = np.asarray(images, dtype=np.float64).reshape(-1, 3)
+    return x.mean(axis=0), x.var(axis=0)
+
+
+def _stats_wrong_axis(images):
+    x = np.asarray(images, dtype=np.float64)
+    return x.mean(axis=(0, 1, 3))[:3], x.std(axis=(0, 1, 3))[:3]
+
+
+# --- lesson 01 ----------------------------------------------------------------------
+
+def _size_no_plus_one(size, kernel, stride, padding):
+    return -(-size // stride) if padding == "same" else (size - kernel) // stride
+
+
+def _size_ignores_stride(size, kernel, stride, padding):
+    return size if padding == "same" else size - kernel + 1
+
+
+def _size_same_as_valid(size, kernel, stride, padding):
+    return (size - kernel) // stride + 1
+
+
+def _field_adds_kernels(layers):
+    field, fields = 1, []
+    for _, kernel in layers:
+        field += kernel - 1
+        fields.append(field)
+    return fields
+
+
+def _field_multiplies(layers):
+    field, fields = 1, []
+    for _, kernel in layers:
+        field *= kernel
+        fields.append(field)
+    return fields
+
+
+def _model(block_layers, widths=(32, 64, 128), dense_extra=False, pool="global"):
+    keras = _keras()
+    layers = keras.layers
+    inputs = keras.Input((32, 32, 3))
+    x = layers.Normalization(mean=[0, 0, 0], variance=[1, 1, 1])(inputs)
+    for filters in widths:
+        x = block_layers(x, filters)
+    x = layers.GlobalAveragePooling2D()(x) if pool == "global" else layers.Flatten()(x)
+    if dense_extra:
+        x = layers.Dense(64, activation="relu")(x)
+    return keras.Model(inputs, layers.Dense(10, activation="softmax")(x))
+
+
+def _block(bn=True, convs=2, pool=True):
+    def block(x, filters):
+        layers = _keras().layers
+        for _ in range(convs):
+            x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+            if bn:
+                x = layers.BatchNormalization()(x)
+            x = layers.ReLU()(x)
+        return layers.MaxPooling2D(2)(x) if pool else x
+    return block
+
+
+# --- lesson 02 ----------------------------------------------------------------------
+
+def _crop_same_place(images, padding, rng):
+    n, h, w, _ = images.shape
+    padded = np.pad(images, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    y, x = rng.integers(0, 2 * padding + 1, 2)
+    return padded[:, y:y + h, x:x + w]
+
+
+def _crop_no_padding(images, padding, rng):
+    return np.roll(images, tuple(rng.integers(-padding, padding + 1, 2)), axis=(1, 2))
+
+
+def _crop_resized(images, padding, rng):
+    return np.pad(images, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+
+
+def _flip_vertical(images, rng):
+    out = images.copy()
+    flip = rng.random(len(images)) < 0.5
+    out[flip] = images[flip][:, ::-1]
+    return out
+
+
+def _flip_every_image(images, rng):
+    return images[:, :, ::-1]
+
+
+def _flip_whole_batch(images, rng):
+    return images[:, :, ::-1] if rng.random() < 0.5 else images
+
+
+def _augmentation_on_at_inference():
+    keras = _keras()
+
+    class AlwaysOn(keras.layers.Layer):
+        def call(self, x, training=None):
+            return keras.ops.flip(x, axis=2)
+
+    return keras.Sequential([AlwaysOn()], name="augmentation")
+
+
+def _augmentation_keras_crop():
+    keras = _keras()
+    layers = keras.layers
+    return keras.Sequential([layers.ZeroPadding2D(4), layers.RandomCrop(32, 32),
+                             layers.RandomFlip("horizontal"),
+                             layers.RandomErasing(value_range=(0, 255))], name="augmentation")
+
+
+def _augmentation_wrong_range():
+    from cifar_course.augmentation import RandomCropWithPadding
+
+    keras = _keras()
+    layers = keras.layers
+    return keras.Sequential([RandomCropWithPadding(4), layers.RandomFlip("horizontal"),
+                             layers.RandomErasing(value_range=(0, 1))], name="augmentation")
+
+
+def _augmentation_vertical_flip():
+    from cifar_course.augmentation import RandomCropWithPadding
+
+    keras = _keras()
+    layers = keras.layers
+    return keras.Sequential([RandomCropWithPadding(4), layers.RandomFlip("horizontal_and_vertical"),
+                             layers.RandomErasing(value_range=(0, 255))], name="augmentation")
+
+
+# --- lesson 03 ----------------------------------------------------------------------
+
+def _dropout_not_rescaled(x, rate, training, seed=0):
+    if not training:
+        return x
+    return np.where(np.random.default_rng(seed).random(np.shape(x)) >= rate, x, 0.0)
+
+
+def _dropout_scaled_down(x, rate, training, seed=0):
+    if not training:
+        return x
+    keep = np.random.default_rng(seed).random(np.shape(x)) >= rate
+    return np.where(keep, np.asarray(x) * (1 - rate), 0.0)
+
+
+def _dropout_at_inference(x, rate, training, seed=0):
+    keep = np.random.default_rng(seed).random(np.shape(x)) >= rate
+    return np.where(keep, np.asarray(x) / (1 - rate), 0.0)
+
+
+def _dropout_keeps_rate(x, rate, training, seed=0):
+    if not training:
+        return x
+    keep = np.random.default_rng(seed).random(np.shape(x)) < rate * 0.6
+    return np.where(keep, np.asarray(x) / (1 - rate), 0.0)
+
+
+def _dropout_rescales_at_inference(x, rate, training, seed=0):
+    if not training:
+        return np.asarray(x) * (1 - rate)
+    keep = np.random.default_rng(seed).random(np.shape(x)) >= rate
+    return np.where(keep, np.asarray(x) / (1 - rate), 0.0)
+
+
+def _l2_no_two(w, l2):
+    return l2 * np.sum(np.square(w)), l2 * np.asarray(w)
+
+
+def _l2_norm_not_squared(w, l2):
+    return l2 * np.sqrt(np.sum(np.square(w))), 2 * l2 * np.asarray(w)
+
+
+# --- lesson 04 ----------------------------------------------------------------------
+
+def _smooth_over_others(one_hot, smoothing):
+    one_hot = np.asarray(one_hot, dtype=np.float64)
+    k = one_hot.shape[-1]
+    return one_hot * (1 - smoothing) + (1 - one_hot) * smoothing / (k - 1)
+
+
+def _smooth_twice(one_hot, smoothing):
+    once = np.asarray(one_hot, dtype=np.float64) * (1 - smoothing) + smoothing / np.shape(one_hot)[-1]
+    return once * (1 - smoothing) + smoothing / np.shape(one_hot)[-1]
+
+
+def _smooth_no_mass_kept(one_hot, smoothing):
+    return np.asarray(one_hot, dtype=np.float64) * (1 - smoothing)
+
+
+def _ce_sum_over_batch(y_true, y_pred, smoothing):
+    t = np.asarray(y_true) * (1 - smoothing) + smoothing / np.shape(y_true)[-1]
+    return float(-(t * np.log(np.clip(y_pred, 1e-7, 1))).sum())
+
+
+def _ce_unsmoothed(y_true, y_pred, smoothing):
+    return float(-(np.asarray(y_true) * np.log(np.clip(y_pred, 1e-7, 1))).sum(axis=-1).mean())
+
+
+def _floor_zero(smoothing, n_classes):
+    return 0.0
+
+
+def _floor_of_one_hot_prediction(smoothing, n_classes):
+    on = 1 - smoothing + smoothing / n_classes
+    return float(-on * np.log(on))
+
+
+def _loss_sparse():
+    return _keras().losses.SparseCategoricalCrossentropy()
+
+
+def _loss_wrong_smoothing():
+    return _keras().losses.CategoricalCrossentropy(label_smoothing=0.2)
+
+
+def _loss_none():
+    return _keras().losses.CategoricalCrossentropy()
+
+
+# --- lesson 05 ----------------------------------------------------------------------
+
+def _adam(w, g, m, v, t, lr, b1=0.9, b2=0.999, eps=1e-7, correct=True):
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g ** 2
+    m_hat, v_hat = (m / (1 - b1 ** t), v / (1 - b2 ** t)) if correct else (m, v)
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+def _adamw_decay_after(w, g, m, v, t, learning_rate, weight_decay):
+    w, m, v = _adam(w, g, m, v, t, learning_rate)
+    return w - learning_rate * weight_decay * w, m, v
+
+
+def _adamw_decay_not_scaled(w, g, m, v, t, learning_rate, weight_decay):
+    return _adam(w - weight_decay * w, g, m, v, t, learning_rate)
+
+
+def _adamw_no_bias_correction(w, g, m, v, t, learning_rate, weight_decay):
+    return _adam(w - learning_rate * weight_decay * w, g, m, v, t, learning_rate, correct=False)
+
+
+def _adamw_decay_in_gradient(w, g, m, v, t, learning_rate, weight_decay):
+    return _adam(w, g + weight_decay * w, m, v, t, learning_rate)
+
+
+def _adam_l2_no_two(w, g, m, v, t, learning_rate, l2):
+    return _adam(w, g + l2 * w, m, v, t, learning_rate)
+
+
+def _adam_l2_decoupled(w, g, m, v, t, learning_rate, l2):
+    return _adam(w - learning_rate * 2 * l2 * w, g, m, v, t, learning_rate)
+
+
+def _optimizer_adam():
+    return _keras().optimizers.Adam(1e-3)
+
+
+def _optimizer_default_decay():
+    return _keras().optimizers.AdamW(1e-3)
+
+
+def _optimizer_sgd():
+    return _keras().optimizers.SGD(1e-3, weight_decay=0.05)
+
+
+# --- lesson 06 ----------------------------------------------------------------------
+
+class _Plateau:
+    """A plateau rule with one mistake, made a keras callback by ``_plateau``."""
+
+    def __init__(self, mistake):
+        self.mistake = mistake
+
+    def rates(self, losses, factor, patience, min_lr, learning_rate=0.01):
+        best, waited, rate, out = float("inf"), 0, learning_rate, []
+        for loss in losses:
+            better = loss <= best if self.mistake == "ties count" else loss < best
+            if better:
+                best = loss
+                waited = waited if self.mistake == "no reset on progress" else 0
+            else:
+                waited += 1
+            if waited >= patience + (1 if self.mistake == "off by one" else 0):
+                rate = rate * factor if self.mistake == "no floor" else max(rate * factor, min_lr)
+                waited = waited if self.mistake == "no reset after a drop" else 0
+            out.append(rate)
+        return out
+
+
+def _plateau(mistake):
+    return lambda val_losses, factor, patience, min_lr: _Plateau(mistake).rates(
+        val_losses, factor, patience, min_lr)
+
+
+def _callbacks(monitor="val_loss", restore=True, plateau_patience=2, stop_patience=5,
+               best_only=True, missing=None):
+    keras = _keras()
+    callbacks = {
+        "ReduceLROnPlateau": keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.2,
+                                                                patience=plateau_patience),
+        "EarlyStopping": keras.callbacks.EarlyStopping(monitor=monitor, patience=stop_patience,
+                                                       restore_best_weights=restore),
+        "ModelCheckpoint": keras.callbacks.ModelCheckpoint("/tmp/best.keras", monitor=monitor,
+                                                           save_best_only=best_only),
+        "CSVLogger": keras.callbacks.CSVLogger("/tmp/history.csv"),
+    }
+    return [c for name, c in callbacks.items() if name != missing]
+
+
+# --- lesson 07 ----------------------------------------------------------------------
+
+def _confusion(labels, predictions, n, transpose=False, normalise=False):
+    matrix = np.zeros((n, n))
+    for t, p in zip(np.ravel(labels), np.ravel(predictions)):
+        matrix[t, p] += 1
+    if normalise:
+        matrix = matrix / matrix.sum(axis=1, keepdims=True)
+    return matrix.T if transpose else matrix
+
+
+def _ece(probabilities, labels, n_bins, mistake):
+    probabilities = np.asarray(probabilities)
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == np.ravel(labels)
+    if mistake == "overall gap":
+        return abs(correct.mean() - confidence.mean())
+    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    gaps, weights = [], []
+    for b in range(n_bins):
+        inside = bins == b
+        if inside.any():
+            gaps.append(correct[inside].mean() - confidence[inside].mean())
+            weights.append(inside.mean())
+    gaps, weights = np.array(gaps), np.array(weights)
+    if mistake == "unweighted":
+        return float(np.abs(gaps).mean())
+    if mistake == "signed":
+        return float(abs((weights * gaps).sum()))
+    if mistake == "squared":
+        return float((weights * gaps ** 2).sum())
+    raise ValueError(mistake)
+
+
+def _cat_dog(matrix, mistake):
+    from cifar_course.data import CLASS_NAMES
+
+    matrix = np.asarray(matrix, dtype=np.float64)
+    cat, dog = CLASS_NAMES.index("cat"), CLASS_NAMES.index("dog")
+    if mistake == "columns":
+        return {"cat_as_dog": matrix[cat, dog] / matrix[:, dog].sum(),
+                "dog_as_cat": matrix[dog, cat] / matrix[:, cat].sum()}
+    if mistake == "swapped":
+        return {"cat_as_dog": matrix[dog, cat] / matrix[dog].sum(),
+                "dog_as_cat": matrix[cat, dog] / matrix[cat].sum()}
+    if mistake == "counts":
+        return {"cat_as_dog": matrix[cat, dog], "dog_as_cat": matrix[dog, cat]}
+    raise ValueError(mistake)
+
+
+def _deltas(accuracies, mistake):
+    names = list(accuracies)
+    if mistake == "against the baseline":
+        return {n: accuracies[n] - accuracies[names[0]] for n in names[1:]}
+    if mistake == "reversed":
+        return {b: accuracies[a] - accuracies[b] for a, b in zip(names, names[1:])}
+    if mistake == "includes the first":
+        return {n: accuracies[n] - accuracies[names[max(0, i - 1)]] for i, n in enumerate(names)}
+    raise ValueError(mistake)
+
+
+CATALOGUE = [
+    ("00_setup_and_data", "statistics per image, not over the whole batch", "check_channel_statistics",
+     lambda: {"channel_statistics": _stats_per_image}),
+    ("00_setup_and_data", "pixels scaled to [0, 1] first", "check_channel_statistics",
+     lambda: {"channel_statistics": _stats_scaled}),
+    ("00_setup_and_data", "mean and std swapped", "check_channel_statistics",
+     lambda: {"channel_statistics": _stats_swapped}),
+    ("00_setup_and_data", "variance instead of standard deviation", "check_channel_statistics",
+     lambda: {"channel_statistics": _stats_variance}),
+    ("00_setup_and_data", "reduced over the wrong axes", "check_channel_statistics",
+     lambda: {"channel_statistics": _stats_wrong_axis}),
+
+    ("01_baseline_cnn", "output size without the +1", "check_output_size",
+     lambda: {"conv_output_size": _size_no_plus_one}),
+    ("01_baseline_cnn", "output size ignores the stride", "check_output_size",
+     lambda: {"conv_output_size": _size_ignores_stride}),
+    ("01_baseline_cnn", "'same' padding computed as 'valid'", "check_output_size",
+     lambda: {"conv_output_size": _size_same_as_valid}),
+    ("01_baseline_cnn", "receptive field adds kernels, ignoring strides", "check_receptive_field",
+     lambda: {"receptive_field": _field_adds_kernels}),
+    ("01_baseline_cnn", "receptive field multiplies kernels", "check_receptive_field",
+     lambda: {"receptive_field": _field_multiplies}),
+    ("01_baseline_cnn", "conv block without batch normalisation", "check_baseline_structure",
+     lambda: {"model": _model(_block(bn=False))}),
+    ("01_baseline_cnn", "one convolution per block", "check_baseline_structure",
+     lambda: {"model": _model(_block(convs=1))}),
+    ("01_baseline_cnn", "no max pooling", "check_baseline_structure",
+     lambda: {"model": _model(_block(pool=False))}),
+    ("01_baseline_cnn", "widths 16, 32, 64", "check_baseline_structure",
+     lambda: {"model": _model(_block(), widths=(16, 32, 64))}),
+    ("01_baseline_cnn", "an extra hidden Dense layer", "check_baseline_structure",
+     lambda: {"model": _model(_block(), dense_extra=True)}),
+
+    ("02_data_augmentation", "one crop position for the whole batch", "check_random_crop",
+     lambda: {"random_crop": _crop_same_place}),
+    ("02_data_augmentation", "a shift that wraps around instead of padding", "check_random_crop",
+     lambda: {"random_crop": _crop_no_padding}),
+    ("02_data_augmentation", "padded but not cropped", "check_random_crop",
+     lambda: {"random_crop": _crop_resized}),
+    ("02_data_augmentation", "flipped upside down", "check_random_flip",
+     lambda: {"random_flip": _flip_vertical}),
+    ("02_data_augmentation", "every image flipped", "check_random_flip",
+     lambda: {"random_flip": _flip_every_image}),
+    ("02_data_augmentation", "one coin toss for the whole batch", "check_random_flip",
+     lambda: {"random_flip": _flip_whole_batch}),
+    ("02_data_augmentation", "a transform left on at inference", "check_augmentation_behaviour",
+     lambda: {"augmentation": _augmentation_on_at_inference(),
+              "images": np.random.default_rng(0).integers(0, 255, (8, 32, 32, 3)).astype("uint8")}),
+    ("02_data_augmentation", "keras' RandomCrop after ZeroPadding2D", "check_augmentation_structure",
+     lambda: {"augmentation": _augmentation_keras_crop()}),
+    ("02_data_augmentation", "erasing told the images are 0-1", "check_augmentation_structure",
+     lambda: {"augmentation": _augmentation_wrong_range()}),
+    ("02_data_augmentation", "vertical flips too", "check_augmentation_structure",
+     lambda: {"augmentation": _augmentation_vertical_flip()}),
+
+    ("03_dropout_weight_decay", "survivors not rescaled", "check_inverted_dropout",
+     lambda: {"inverted_dropout": _dropout_not_rescaled}),
+    ("03_dropout_weight_decay", "survivors multiplied by 1 - rate", "check_inverted_dropout",
+     lambda: {"inverted_dropout": _dropout_scaled_down}),
+    ("03_dropout_weight_decay", "dropout left on at inference", "check_inverted_dropout",
+     lambda: {"inverted_dropout": _dropout_at_inference}),
+    ("03_dropout_weight_decay", "the wrong share of values dropped", "check_inverted_dropout",
+     lambda: {"inverted_dropout": _dropout_keeps_rate}),
+    ("03_dropout_weight_decay", "rescaled at inference as well", "check_inverted_dropout",
+     lambda: {"inverted_dropout": _dropout_rescales_at_inference}),
+    ("03_dropout_weight_decay", "L2 gradient without the factor 2", "check_l2_penalty",
+     lambda: {"l2_penalty": _l2_no_two}),
+    ("03_dropout_weight_decay", "the norm instead of its square", "check_l2_penalty",
+     lambda: {"l2_penalty": _l2_norm_not_squared}),
+
+    ("04_label_smoothing", "smoothing spread over the other classes only", "check_smooth_labels",
+     lambda: {"smooth_labels": _smooth_over_others}),
+    ("04_label_smoothing", "smoothing applied twice", "check_smooth_labels",
+     lambda: {"smooth_labels": _smooth_twice}),
+    ("04_label_smoothing", "the removed mass not given back", "check_smooth_labels",
+     lambda: {"smooth_labels": _smooth_no_mass_kept}),
+    ("04_label_smoothing", "summed over the batch, not averaged", "check_smoothed_cross_entropy",
+     lambda: {"smoothed_cross_entropy": _ce_sum_over_batch}),
+    ("04_label_smoothing", "the targets never smoothed", "check_smoothed_cross_entropy",
+     lambda: {"smoothed_cross_entropy": _ce_unsmoothed}),
+    ("04_label_smoothing", "the floor taken to be 0", "check_loss_floor",
+     lambda: {"loss_floor": _floor_zero}),
+    ("04_label_smoothing", "the floor of the true class only", "check_loss_floor",
+     lambda: {"loss_floor": _floor_of_one_hot_prediction}),
+    ("04_label_smoothing", "sparse cross-entropy (no smoothing)", "check_label_smoothing_loss",
+     lambda: {"loss": _loss_sparse(), "smoothing": 0.1}),
+    ("04_label_smoothing", "smoothing 0.2", "check_label_smoothing_loss",
+     lambda: {"loss": _loss_wrong_smoothing(), "smoothing": 0.1}),
+    ("04_label_smoothing", "smoothing left out of the loss", "check_label_smoothing_loss",
+     lambda: {"loss": _loss_none(), "smoothing": 0.1}),
+
+    ("05_adamw", "decay after the Adam step", "check_adamw_step",
+     lambda: {"adamw_step": _adamw_decay_after}),
+    ("05_adamw", "decay not scaled by the learning rate", "check_adamw_step",
+     lambda: {"adamw_step": _adamw_decay_not_scaled}),
+    ("05_adamw", "no bias correction", "check_adamw_step",
+     lambda: {"adamw_step": _adamw_no_bias_correction}),
+    ("05_adamw", "decay put in the gradient (Adam + L2)", "check_adamw_step",
+     lambda: {"adamw_step": _adamw_decay_in_gradient}),
+    ("05_adamw", "Adam + L2 without the factor 2", "check_adam_l2_step",
+     lambda: {"adam_l2_step": _adam_l2_no_two}),
+    ("05_adamw", "Adam + L2 decoupled (that is AdamW)", "check_adam_l2_step",
+     lambda: {"adam_l2_step": _adam_l2_decoupled}),
+    ("05_adamw", "Adam instead of AdamW", "check_adamw",
+     lambda: {"optimizer": _optimizer_adam(), "weight_decay": 0.05}),
+    ("05_adamw", "AdamW's default decay (0.004)", "check_adamw",
+     lambda: {"optimizer": _optimizer_default_decay(), "weight_decay": 0.05}),
+    ("05_adamw", "SGD with decay", "check_adamw",
+     lambda: {"optimizer": _optimizer_sgd(), "weight_decay": 0.05}),
+
+    ("06_callbacks", "ties count as progress", "check_plateau_callback",
+     lambda: {"schedule": _plateau("ties count")}),
+    ("06_callbacks", "the count not reset after a drop", "check_plateau_callback",
+     lambda: {"schedule": _plateau("no reset after a drop")}),
+    ("06_callbacks", "no floor on the learning rate", "check_plateau_callback",
+     lambda: {"schedule": _plateau("no floor")}),
+    ("06_callbacks", "patience off by one", "check_plateau_callback",
+     lambda: {"schedule": _plateau("off by one")}),
+    ("06_callbacks", "the count not reset on progress", "check_plateau_callback",
+     lambda: {"schedule": _plateau("no reset on progress")}),
+    ("06_callbacks", "the wrong monitor (val_accuracy)", "check_callbacks",
+     lambda: {"callbacks": _callbacks(monitor="val_accuracy")}),
+    ("06_callbacks", "best weights not restored", "check_callbacks",
+     lambda: {"callbacks": _callbacks(restore=False)}),
+    ("06_callbacks", "plateau patience not below early stopping's", "check_callbacks",
+     lambda: {"callbacks": _callbacks(plateau_patience=5)}),
+    ("06_callbacks", "no EarlyStopping", "check_callbacks",
+     lambda: {"callbacks": _callbacks(missing="EarlyStopping")}),
+    ("06_callbacks", "checkpoint of every epoch, not the best", "check_callbacks",
+     lambda: {"callbacks": _callbacks(best_only=False)}),
+
+    ("07_evaluation", "confusion matrix transposed", "check_confusion_matrix",
+     lambda: {"confusion_matrix": lambda l, p, n: _confusion(l, p, n, transpose=True)}),
+    ("07_evaluation", "confusion matrix normalised by rows", "check_confusion_matrix",
+     lambda: {"confusion_matrix": lambda l, p, n: _confusion(l, p, n, normalise=True)}),
+    ("07_evaluation", "ECE as the overall gap", "check_expected_calibration_error",
+     lambda: {"expected_calibration_error": lambda p, l, b: _ece(p, l, b, "overall gap")}),
+    ("07_evaluation", "ECE bins not weighted", "check_expected_calibration_error",
+     lambda: {"expected_calibration_error": lambda p, l, b: _ece(p, l, b, "unweighted")}),
+    ("07_evaluation", "ECE gaps signed", "check_expected_calibration_error",
+     lambda: {"expected_calibration_error": lambda p, l, b: _ece(p, l, b, "signed")}),
+    ("07_evaluation", "ECE gaps squared", "check_expected_calibration_error",
+     lambda: {"expected_calibration_error": lambda p, l, b: _ece(p, l, b, "squared")}),
+    ("07_evaluation", "cat/dog divided by the predicted column", "check_cat_dog_confusion",
+     lambda: {"cat_dog_confusion": lambda m: _cat_dog(m, "columns")}),
+    ("07_evaluation", "cat and dog swapped", "check_cat_dog_confusion",
+     lambda: {"cat_dog_confusion": lambda m: _cat_dog(m, "swapped")}),
+    ("07_evaluation", "counts, not fractions", "check_cat_dog_confusion",
+     lambda: {"cat_dog_confusion": lambda m: _cat_dog(m, "counts")}),
+
+    ("08_capstone", "deltas against the baseline, not the previous stage", "check_ablation_deltas",
+     lambda: {"ablation_deltas": lambda a: _deltas(a, "against the baseline")}),
+    ("08_capstone", "deltas the wrong way round", "check_ablation_deltas",
+     lambda: {"ablation_deltas": lambda a: _deltas(a, "reversed")}),
+    ("08_capstone", "a delta for the first stage too", "check_ablation_deltas",
+     lambda: {"ablation_deltas": lambda a: _deltas(a, "includes the first")}),
+    ("08_capstone", "the L2 penalty left on beside AdamW", "check_final_recipe",
+     lambda: _recipe(l2=2.5e-4)),
+    ("08_capstone", "no augmentation in front", "check_final_recipe",
+     lambda: _recipe(augment=False)),
+]
+
+
+def _recipe(l2=0.0, augment=True):
+    """The capstone's four pieces, right but for one."""
+    from cifar_course.augmentation import build_augmentation
+    from cifar_course.models import build_baseline_cnn
+
+    keras = _keras()
+    model = build_baseline_cnn(augmentation=build_augmentation() if augment else None,
+                               dropout=0.5, l2=l2)
+    return {"model": model, "optimizer": keras.optimizers.AdamW(1e-3, weight_decay=0.05),
+            "loss": keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
+            "callbacks": _callbacks()}
