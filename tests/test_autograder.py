@@ -22,7 +22,8 @@ from notebooks import REPO, SOLUTIONS, nbgrader_meta
 pytest.importorskip("nbgrader", reason="autograding needs nbgrader: pip install -e '.[dev]'")
 
 LESSON = "00_setup_and_data"  # no training: the cheapest lesson, 5 points
-TRAINING_LESSON = "05_adamw"  # 10 points: a structure test and a metric test
+TRAINING_LESSON = "05_adamw"  # 10 points: mechanism, structure and metric tests
+ACCURACY_CELL = "test_adamw_accuracy"
 
 
 def filled_in(lesson: str, course: Path) -> nbformat.NotebookNode:
@@ -81,6 +82,13 @@ def graded(tmp_path_factory):
 
     write(insert_after_answers(filled_in(LESSON, course), "while True:\n    pass"), subs / "endless")
     write(insert_after_answers(filled_in(LESSON, course), "import os\nos._exit(1)"), subs / "dies")
+    # A loop that ignores the interrupt, before everything else: the kernel is restarted
+    # after the timeout and the rest of the notebook runs in the fresh one.
+    stubborn = filled_in(LESSON, course)
+    stubborn.cells.insert(0, nbformat.v4.new_code_cell(
+        "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n"
+        "    time.sleep(0.1)"))
+    write(stubborn, subs / "ignores_interrupt")
     # A correct answer that makes a library warn inside the test cells
     # (nbgrader alone would score a cell with stderr output zero).
     write(insert_after_answers(filled_in(LESSON, course), """
@@ -158,8 +166,8 @@ print("SANDBOX " + json.dumps(report))
 """), subs / "snoops")
 
     renamed = filled_in(TRAINING_LESSON, course)
-    next(c for c in renamed.cells if nbgrader_meta(c).get("grade") and nbgrader_meta(c).get(
-        "points") == 5).metadata.nbgrader["grade_id"] = "my_own_id"
+    next(c for c in renamed.cells if nbgrader_meta(c).get("grade_id") == ACCURACY_CELL
+         ).metadata.nbgrader["grade_id"] = "my_own_id"
     write(renamed, subs / "renamed", TRAINING_LESSON)
 
     diverges = filled_in(TRAINING_LESSON, course)
@@ -196,6 +204,12 @@ print("SANDBOX " + json.dumps(report))
     scores = {(r["student"], r["lesson"]): r for r in rows}
     return {"course": course, "root": root, "subs": subs, "scores": scores, "before": before,
             "after": after, "seconds": seconds}
+
+
+def points(graded, grade_id, lesson=TRAINING_LESSON):
+    released = nbformat.read(graded["course"] / "release" / lesson / f"{lesson}.ipynb", as_version=4)
+    return next(nbgrader_meta(c)["points"] for c in released.cells
+                if nbgrader_meta(c).get("grade_id") == grade_id)
 
 
 def score(graded, student, lesson=LESSON):
@@ -241,6 +255,14 @@ def test_endless_cell_times_out_and_the_rest_is_graded(graded):
     assert "CellTimeoutError" in names
 
 
+def test_a_cell_that_ignores_the_interrupt_loses_only_itself(graded):
+    assert score(graded, "ignores_interrupt") == 5
+    autograded = nbformat.read(graded["course"] / "autograded" / "ignores_interrupt" / LESSON
+                               / f"{LESSON}.ipynb", as_version=4)
+    errors = [o.evalue for o in autograded.cells[0].outputs if o.output_type == "error"]
+    assert any("ignored the interrupt, so the kernel was restarted" in e for e in errors), errors
+
+
 def test_dead_kernel_is_graded_as_far_as_it_got(graded):
     assert score(graded, "dies") == 0  # died before its test cell ran: no free points
     autograded = nbformat.read(graded["course"] / "autograded" / "dies" / LESSON / f"{LESSON}.ipynb", as_version=4)
@@ -277,7 +299,7 @@ def test_a_sandboxed_kernel_sees_neither_the_course_nor_the_instructor(graded):
 
 
 def test_a_changed_grade_id_loses_only_that_cell(graded):
-    assert score(graded, "renamed", TRAINING_LESSON) == 5
+    assert score(graded, "renamed", TRAINING_LESSON) == 10 - points(graded, ACCURACY_CELL)
     assert "grade_id changed to 'my_own_id'" in problems(graded, "renamed", TRAINING_LESSON)
 
 
@@ -297,7 +319,8 @@ def test_a_verdict_names_the_grader_and_the_missing_answer(graded):
 
 
 def test_diverging_training_fails_with_a_clear_message(graded):
-    assert score(graded, "diverges", TRAINING_LESSON) == 5  # the structure test still passes
+    # Every test but the accuracy one still passes.
+    assert score(graded, "diverges", TRAINING_LESSON) == 10 - points(graded, ACCURACY_CELL)
     from cifar_course.grading.autograde import generate_feedback
 
     html = "".join(p.read_text() for p in generate_feedback(graded["course"], ["diverges"]))
