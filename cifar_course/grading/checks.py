@@ -400,22 +400,31 @@ def check_adam_l2_step(adam_l2_step):
     """``adam_l2_step(w, g, m, v, t, learning_rate, l2) -> (w, m, v)``: keras' Adam fed the
     loss gradient plus the L2 term's, ``g + 2 * l2 * w``, over two steps."""
     case = ADAM_L2_CASE
+    _compare_steps(
+        keras.optimizers.Adam(learning_rate=case["learning_rate"]), case,
+        lambda w, g, m, v, t: adam_l2_step(w, g, m, v, t, case["learning_rate"], case["l2"]),
+        keras_gradient=lambda g, w: g + 2 * case["l2"] * w,
+        what="keras' Adam on the L2-penalised loss",
+        hint="add the L2 term's gradient to g, then take a plain Adam step (your adamw_step "
+             "with no decay)")
+
+
+def _compare_steps(optimizer, case, step, what: str, hint: str, keras_gradient=None):
+    """Drive keras' ``optimizer`` and the student's ``step(w, g, m, v, t) -> (w, m, v)`` with
+    the case's gradients from the same weights; the weights must agree after every step."""
     variable = keras.Variable(np.array(case["weights"], dtype="float32"), name="kernel")
-    optimizer = keras.optimizers.Adam(learning_rate=case["learning_rate"])
     w = np.array(case["weights"], dtype=np.float64)
     m = v = np.zeros_like(w)
     for t, gradient in enumerate(case["gradients"], start=1):
-        current = keras.ops.convert_to_numpy(variable)
-        total = np.array(gradient) + 2 * case["l2"] * current
-        optimizer.apply_gradients([(keras.ops.convert_to_tensor(total.astype("float32")),
-                                    variable)])
-        w, m, v = (to_numpy(a) for a in adam_l2_step(w, np.array(gradient), m, v, t,
-                                                      case["learning_rate"], case["l2"]))
+        gradient = np.array(gradient)
+        fed = keras_gradient(gradient, keras.ops.convert_to_numpy(variable)) if keras_gradient \
+            else gradient
+        optimizer.apply_gradients([(keras.ops.convert_to_tensor(fed.astype("float32")), variable)])
+        w, m, v = (to_numpy(a) for a in step(w, gradient, m, v, t))
         expected = keras.ops.convert_to_numpy(variable)
         assert np.allclose(w, expected, atol=1e-5), (
-            f"after step {t} your weights are {np.round(w, 6).tolist()}, keras' Adam on the "
-            f"L2-penalised loss gives {np.round(expected, 6).tolist()}. Hint: add the L2 term's "
-            f"gradient to g, then take a plain Adam step (your adamw_step with no decay)")
+            f"after step {t} your weights are {np.round(w, 6).tolist()}, {what} gives "
+            f"{np.round(expected, 6).tolist()}. Hint: {hint}")
 
 
 def check_label_smoothing_loss(loss, smoothing: float = 0.1):
@@ -462,22 +471,14 @@ def check_adamw_step(adamw_step):
     """``adamw_step(w, g, m, v, t, learning_rate, weight_decay) -> (w, m, v)`` matches keras'
     AdamW over two steps (decay first, then Adam's bias-corrected update)."""
     case = ADAMW_STEP_CASE
-    variable = keras.Variable(np.array(case["weights"], dtype="float32"), name="kernel")
-    optimizer = keras.optimizers.AdamW(learning_rate=case["learning_rate"],
-                                       weight_decay=case["weight_decay"])
-    w = np.array(case["weights"], dtype=np.float64)
-    m = v = np.zeros_like(w)
-    for t, gradient in enumerate(case["gradients"], start=1):
-        optimizer.apply_gradients([(keras.ops.convert_to_tensor(np.array(gradient, "float32")),
-                                    variable)])
-        w, m, v = (to_numpy(a) for a in adamw_step(w, np.array(gradient), m, v, t,
-                                                    case["learning_rate"], case["weight_decay"]))
-        expected = keras.ops.convert_to_numpy(variable)
-        assert np.allclose(w, expected, atol=1e-5), (
-            f"after step {t} your weights are {np.round(w, 6).tolist()}, keras' AdamW gives "
-            f"{np.round(expected, 6).tolist()}. Hint: keras first shrinks w by "
-            f"learning_rate * weight_decay * w, then applies the Adam update with bias "
-            f"correction")
+    _compare_steps(
+        keras.optimizers.AdamW(learning_rate=case["learning_rate"],
+                               weight_decay=case["weight_decay"]), case,
+        lambda w, g, m, v, t: adamw_step(w, g, m, v, t, case["learning_rate"],
+                                         case["weight_decay"]),
+        what="keras' AdamW",
+        hint="keras first shrinks w by learning_rate * weight_decay * w, then applies the "
+             "Adam update with bias correction")
 
 
 # --- lesson 06: callbacks -------------------------------------------------------------
