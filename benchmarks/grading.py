@@ -5,6 +5,9 @@
 Prints the seconds per full submission (all nine lessons) and submissions per
 hour for each number of jobs, in the grading profile, and every lesson where a
 correct submission lost points: the test cells that lost them, with what they raised.
+With ``--shards N`` it also grades the class as N shards run as separate
+``cifar-course grade autograde --shard I/N`` processes at once (one core each),
+merges them, and prints submissions per hour per core.
 """
 
 from __future__ import annotations
@@ -46,20 +49,13 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=2)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--profile", default="grade")
+    parser.add_argument("--shards", type=int, default=0, help="also grade as this many shards")
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"profile {args.profile}; {args.students} students, all lessons each")
     for jobs in args.jobs:
         with tempfile.TemporaryDirectory(prefix="cifar-course-grading-") as root:
-            course = Path(root) / "course"
-            course.mkdir()
-            shutil.copy(REPO / "autograder" / "nbgrader_config.py", course)
-            released = release(REPO / "solutions", course)
-            for index in range(args.students):
-                for lesson, path in released.items():
-                    target = Path(root) / "submissions" / f"student{index}" / lesson / path.name
-                    target.parent.mkdir(parents=True)
-                    nbformat.write(fill_in_solutions(path, REPO / "solutions" / path.name), target)
+            course = make_class(Path(root), args.students)
             autograde.collect(Path(root) / "submissions", course)
             start = time.perf_counter()
             autograde.autograde_all(course, jobs=jobs, profile=args.profile)
@@ -77,6 +73,52 @@ def main() -> None:
                           f"{row['max_score']:g} {row['problems']}")
                     for cell in lost_cells(course, row["student"], row["lesson"]):
                         print(f"    {cell}")
+    if args.shards:
+        grade_in_shards(args.shards, args.students, args.profile)
+
+
+def make_class(root: Path, students: int) -> Path:
+    """A released course and ``students`` correct submissions of every lesson."""
+    course = root / "course"
+    course.mkdir()
+    shutil.copy(REPO / "autograder" / "nbgrader_config.py", course)
+    released = release(REPO / "solutions", course)
+    for index in range(students):
+        for lesson, path in released.items():
+            target = root / "submissions" / f"student{index}" / lesson / path.name
+            target.parent.mkdir(parents=True)
+            nbformat.write(fill_in_solutions(path, REPO / "solutions" / path.name), target)
+    return course
+
+
+def grade_in_shards(shards: int, students: int, profile: str) -> None:
+    import subprocess
+    import sys
+
+    with tempfile.TemporaryDirectory(prefix="cifar-course-shards-") as root:
+        course = make_class(Path(root), students)
+        cli = [sys.executable, "-m", "cifar_course.cli", "grade"]
+        environment = {**os.environ, "CIFAR_COURSE_THREADS": "1", "OMP_NUM_THREADS": "1"}
+        start = time.perf_counter()
+        running = [subprocess.Popen(cli + ["autograde", str(Path(root) / "submissions"),
+                                           "--course", str(course), "--shard", f"{i}/{shards}",
+                                           "--profile", profile, "--no-feedback"],
+                                    env=environment, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.STDOUT)
+                   for i in range(1, shards + 1)]
+        codes = [process.wait() for process in running]
+        graded = time.perf_counter() - start
+        merge_start = time.perf_counter()
+        merged = subprocess.run(cli + ["merge", "--course", str(course), "--csv",
+                                       str(Path(root) / "grades.csv")],
+                                capture_output=True, text=True)
+        merging = time.perf_counter() - merge_start
+        rows = autograde.export_csv(course, Path(root) / "grades.csv")
+        print(f"shards {shards} (one core each, exit codes {codes}): {students} submissions in "
+              f"{graded:.0f} s, merged in {merging:.1f} s (exit {merged.returncode}); "
+              f"{3600 * students / graded / shards:.2f} submissions/hour/core; scores "
+              f"{sum(r['score'] for r in rows):g}/{sum(r['max_score'] for r in rows):g}",
+              flush=True)
 
 
 if __name__ == "__main__":

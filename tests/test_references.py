@@ -127,6 +127,7 @@ def test_an_interrupted_run_resumes_from_its_last_epoch(tmp_path):
     assert (tmp_path / "epochs.csv").read_text().count("\n") == 3  # header and 2 epochs
     summary = _train_resumably(STAGES[0], "smoke", 0, data, tmp_path)
     assert summary["epochs_run"] == 3 and summary["resumed"]
+    assert len(summary["epochs"]["val_loss"]) == 3  # the whole validation curve is kept
 
 
 def test_readme_states_the_band_rule_the_tool_applies():

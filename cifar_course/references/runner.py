@@ -34,6 +34,7 @@ from ..profiles import get_profile
 from ..stages import STAGES, get_stage
 from . import PROTOCOL, load_references, shipped_references_path
 
+EPOCH_FIELDS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
 METRICS = ("test_accuracy", "test_loss", "ece", "best_val_loss", "epochs_run", "best_epoch",
            "train_seconds", "wall_seconds")
 
@@ -199,6 +200,9 @@ def _train_resumably(stage, profile, seed, data, folder: Path, extra_callbacks=(
         summary["epochs_run"] = len(epochs)
         summary["train_seconds"] = round(sum(float(r.get("epoch_seconds", 0)) for r in epochs), 1)
         summary["resumed"] = len(epochs) > result.epochs_run
+        # The validation curve, kept: recipes are tuned on it (never on the test set).
+        summary["epochs"] = {key: [round(float(r[key]), 5) for r in epochs]
+                             for key in EPOCH_FIELDS if all(r.get(key) for r in epochs)}
     return summary
 
 
