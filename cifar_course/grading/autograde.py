@@ -190,8 +190,9 @@ def collect(submissions: str | Path, course: str | Path, students=None, *,
 
 
 def _unknown_grade_ids(notebook, released) -> list[str]:
-    """Make nbgrader cells whose ``grade_id`` the release does not have (or has once
-    only) plain cells, and say which; nbgrader would reject the whole notebook.
+    """Make plain cells of the nbgrader cells whose ``grade_id`` the release does not
+    have, or that repeat one seen above, and say which: nbgrader would reject the
+    whole notebook.
 
     A test cell so changed then counts as deleted: it alone scores nothing.
     """

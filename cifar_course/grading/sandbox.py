@@ -27,7 +27,8 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
-# Set by the grader for its workers: "bwrap" (the default) or "none".
+# The grader sets it for its workers from --sandbox ("bwrap" unless told "none");
+# unset, as in a plain `nbgrader autograde`, kernels start unsandboxed.
 SANDBOX_ENV = "CIFAR_COURSE_SANDBOX"
 SANDBOXES = ("bwrap", "none")
 SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
