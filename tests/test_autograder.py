@@ -447,9 +447,19 @@ def test_killing_the_grader_ends_its_workers_and_kernels(tmp_path):
     write(endless, tmp_path / "subs" / "looper")
     autograde.collect(tmp_path / "subs", course)
 
-    def alive(marker):
-        out = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
-        return [line for line in out.splitlines() if marker in line]
+    from cifar_course.grading.sandbox import descendants
+
+    def processes():
+        out = subprocess.run(["ps", "-ww", "-eo", "pid=,args="], capture_output=True, text=True)
+        return dict(line.strip().split(None, 1) for line in out.stdout.splitlines() if line.strip())
+
+    def workers():
+        return [int(pid) for pid, args in processes().items() if f"autograde {course}" in args]
+
+    def kernels_of(pids):  # this grader's kernels only: other notebooks may run on the machine
+        running = processes()
+        return {child for pid in pids for child in descendants(pid)
+                if "ipykernel_launcher" in running.get(str(child), "")}
 
     log = tmp_path / "grader.log"
     with open(log, "w") as output:
@@ -458,19 +468,19 @@ def test_killing_the_grader_ends_its_workers_and_kernels(tmp_path):
              f"autograde.autograde_all({str(course)!r}, ['looper'], profile='smoke')"],
             start_new_session=True, stdout=output, stderr=subprocess.STDOUT)
     try:
-        deadline = time.time() + 120
-        while not (alive("ipykernel_launcher") and alive(f"autograde {course}")):
+        deadline = time.time() + 180
+        while not kernels_of(workers()):
             assert time.time() < deadline and grader.poll() is None, (
                 f"no worker and kernel running; the grader said: {log.read_text()[-2000:]}")
             time.sleep(1)
-        kernels_before = len(alive("ipykernel_launcher"))
+        kernels = kernels_of(workers())
         os.kill(grader.pid, signal.SIGKILL)
         grader.wait()
         deadline = time.time() + 15
-        while alive(f"autograde {course}") and time.time() < deadline:
+        while (workers() or kernels & set(map(int, processes()))) and time.time() < deadline:
             time.sleep(0.5)
-        assert not alive(f"autograde {course}"), "a worker outlived the grader"
-        assert len(alive("ipykernel_launcher")) < kernels_before, "its kernel outlived the grader"
+        assert not workers(), "a worker outlived the grader"
+        assert not kernels & set(map(int, processes())), "its kernel outlived the grader"
     finally:
         if grader.poll() is None:
             grader.kill()
