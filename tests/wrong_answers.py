@@ -153,22 +153,14 @@ def _augmentation_keras_crop():
                              layers.RandomErasing(value_range=(0, 255))], name="augmentation")
 
 
-def _augmentation_wrong_range():
+def _augmentation(flip="horizontal", value_range=(0, 255)):
+    """The lesson's pipeline, with the flip mode or the erasing's value range given."""
     from cifar_course.augmentation import RandomCropWithPadding
 
-    keras = _keras()
-    layers = keras.layers
-    return keras.Sequential([RandomCropWithPadding(4), layers.RandomFlip("horizontal"),
-                             layers.RandomErasing(value_range=(0, 1))], name="augmentation")
-
-
-def _augmentation_vertical_flip():
-    from cifar_course.augmentation import RandomCropWithPadding
-
-    keras = _keras()
-    layers = keras.layers
-    return keras.Sequential([RandomCropWithPadding(4), layers.RandomFlip("horizontal_and_vertical"),
-                             layers.RandomErasing(value_range=(0, 255))], name="augmentation")
+    layers = _keras().layers
+    return _keras().Sequential([RandomCropWithPadding(4), layers.RandomFlip(flip),
+                                layers.RandomErasing(value_range=value_range)],
+                               name="augmentation")
 
 
 # --- lesson 03 ----------------------------------------------------------------------
@@ -462,9 +454,9 @@ CATALOGUE = [
     ("02_data_augmentation", "keras' RandomCrop after ZeroPadding2D", "check_augmentation_structure",
      lambda: {"augmentation": _augmentation_keras_crop()}),
     ("02_data_augmentation", "erasing told the images are 0-1", "check_augmentation_structure",
-     lambda: {"augmentation": _augmentation_wrong_range()}),
+     lambda: {"augmentation": _augmentation(value_range=(0, 1))}),
     ("02_data_augmentation", "vertical flips too", "check_augmentation_structure",
-     lambda: {"augmentation": _augmentation_vertical_flip()}),
+     lambda: {"augmentation": _augmentation(flip="horizontal_and_vertical")}),
 
     ("03_dropout_weight_decay", "survivors not rescaled", "check_inverted_dropout",
      lambda: {"inverted_dropout": _dropout_not_rescaled}),
