@@ -90,33 +90,44 @@ def cmd_train(args) -> int:
     from .stages import get_stage
     from .training import describe_run, prepare_data, train_stage
 
-    stage = get_stage(args.stage)
     profile = get_profile(args.profile)
-    out = Path(args.out or f"runs/{stage.name}-{profile.name}-seed{args.seed}")
     data = prepare_data(profile, args.source)
-    print(describe_run(stage, profile, data, args.seed), flush=True)
-    result = train_stage(stage, profile, seed=args.seed, data=data, out_dir=out,
-                         verbose=1 if sys.stdout.isatty() else 2)
+    verbose = 1 if sys.stdout.isatty() else 2
+    if profile.recipe == "speedrun":
+        from .speedrun import train_speedrun
+
+        stage, title = None, "Speedrun"
+        out = Path(args.out or f"runs/speedrun-{profile.name}-seed{args.seed}")
+        print(f"speedrun, seed {args.seed} | profile {profile.name}: {len(data.x_train):,} train "
+              f"images, {profile.epochs} epochs of batch {profile.batch_size}", flush=True)
+        result = train_speedrun(profile, seed=args.seed, data=data, out_dir=out, verbose=verbose)
+    else:
+        stage = get_stage(args.stage)
+        title = stage.title
+        out = Path(args.out or f"runs/{stage.name}-{profile.name}-seed{args.seed}")
+        print(describe_run(stage, profile, data, args.seed), flush=True)
+        result = train_stage(stage, profile, seed=args.seed, data=data, out_dir=out,
+                             verbose=verbose)
     result.model.save(out / "model.keras")
     (out / "history.json").write_text(json.dumps(result.history, indent=1))
     summary = result.summary()
     summary["per_class_accuracy"] = result.test["per_class_accuracy"]
     summary["most_confused"] = result.test["most_confused"]
     (out / "metrics.json").write_text(json.dumps(summary, indent=1))
-    plots.plot_history(result.history, out / "curves.png", title=f"{stage.title} ({result.profile})")
+    plots.plot_history(result.history, out / "curves.png", title=f"{title} ({result.profile})")
     plots.plot_confusion_matrix(result.test["confusion_matrix"], out / "confusion_matrix.png")
     plots.plot_reliability_diagram(result.test["probabilities"], result.test["labels"],
                                    out / "reliability.png", ece=result.test["ece"])
     plots.plot_confused_examples(data.x_test, result.test["labels"], result.test["probabilities"],
                                  "cat", "dog", out / "cat_as_dog.png")
-    if stage.model.augment:
+    if stage is not None and stage.model.augment:
         plots.plot_augmented_samples(build_augmentation(seed=args.seed), data.x_train,
                                      out / "augmented_samples.png")
-    print(f"\n{stage.title}, profile {result.profile}, seed {args.seed}: test accuracy "
+    print(f"\n{title}, profile {result.profile}, seed {args.seed}: test accuracy "
           f"{result.test['accuracy']:.2%} (best epoch {result.best_epoch} of "
           f"{result.epochs_run}, {result.train_seconds:.0f} s); ECE {result.test['ece']:.3f}")
     try:
-        band = reference_band(stage.name, result.profile)
+        band = reference_band(result.stage, result.profile)
         verdict = "within" if band.contains(result.test["accuracy"]) else "OUTSIDE"
         print(f"reference: {band.describe()} -> {verdict} the band")
     except MissingReferenceError as error:
@@ -155,7 +166,8 @@ def cmd_evaluate(args) -> int:
 
 # Seconds one training run takes on a 2-core CPU (the references' own figures give
 # the measured ones; these are for a profile with none yet).
-TYPICAL_RUN_SECONDS = {"grade": 60, "quick": 240, "full": 5400}
+TYPICAL_RUN_SECONDS = {"grade": 60, "quick": 240, "full": 5400, "speedrun-grade": 60,
+                       "speedrun-quick": 300, "speedrun": 1200, "speedrun-rejpeg": 1200}
 
 
 def long_run_warning(profile: str, runs: int) -> str:
@@ -174,13 +186,13 @@ def long_run_warning(profile: str, runs: int) -> str:
 
 
 def cmd_references(args) -> int:
+    from .profiles import get_profile
     from .references import load_references
-    from .stages import STAGES
-    from .references.runner import ablation_table, run_references
+    from .references.runner import ablation_table, run_names, run_references
 
     if args.action == "run":
-        print(long_run_warning(args.profile, len(args.stages or STAGES) * len(args.seeds)),
-              flush=True)
+        runs = len(run_names(get_profile(args.profile), args.stages)) * len(args.seeds)
+        print(long_run_warning(args.profile, runs), flush=True)
         run_references(args.profile, seeds=args.seeds, stages=args.stages, source=args.source,
                        output=args.output, table=args.table, force=args.force)
     references = load_references(args.output if args.action == "run" else None)
@@ -325,7 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "set, compares\nwith the stage's reference, and writes model.keras, "
                      "history.json, metrics.json and plots.", cmd_train)
     train.add_argument("--stage", default="callbacks",
-                       help="stage name or number (see `cifar-course stages`; default: the final one)")
+                       help="stage name or number (see `cifar-course stages`; default: the final "
+                            "one); the speedrun profiles train the speedrun")
     train.add_argument("--profile", choices=list(PROFILES),
                        help="training budget (default: $CIFAR_COURSE_PROFILE, else quick)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

@@ -80,7 +80,12 @@ def evaluate_model(model, images, labels, *, batch_size: int = 256) -> dict:
     ``loss`` is the plain (unsmoothed) cross-entropy for every model, so that
     stages trained with label smoothing compare with the others.
     """
-    probabilities = predict_proba(model, images, batch_size)
+    return evaluate_probabilities(predict_proba(model, images, batch_size), labels)
+
+
+def evaluate_probabilities(probabilities, labels) -> dict:
+    """``evaluate_model``'s figures from given class probabilities (e.g. test-time augmented)."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
     labels = np.ravel(labels).astype(int)
     predictions = probabilities.argmax(axis=1)
     matrix = confusion_matrix(labels, predictions)

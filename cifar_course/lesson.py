@@ -124,6 +124,27 @@ def comparison_table(stages, profile: Profile) -> str:
     return "\n".join(lines)
 
 
+def _announce(profile: Profile) -> None:
+    """Say where the lesson runs; publish the profile to the checks and the isolated grader."""
+    import keras
+    import torch
+
+    from . import __version__
+
+    os.environ[PROFILE_ENV] = profile.name
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+    print(f"cifar-course {__version__}, keras {keras.__version__} on {keras.backend.backend()}, "
+          f"torch {torch.__version__}, device: {device}")
+    print(f"profile {profile.name!r}: {profile.description}")
+
+
+def _describe_data(data) -> None:
+    if data is not None:
+        source = "synthetic images" if data.source is None else data.source.path
+        print(f"data: {source}; {len(data.x_train)} training, {len(data.x_val)} validation, "
+              f"{len(data.x_test)} test images")
+
+
 def start_lesson(stage: str | int, profile: str | None = None, *, seed: int = 0,
                  load_data: bool = True) -> Lesson:
     """Choose the profile, say where the lesson runs, and load the profile's data.
@@ -132,24 +153,113 @@ def start_lesson(stage: str | int, profile: str | None = None, *, seed: int = 0,
     and ``quick`` on a CPU. Under the grader, the grader's profile is used.
     """
     import keras
-    import torch
 
-    from . import __version__
     from .training import prepare_data
 
     if os.environ.get(GRADING_ENV) and os.environ.get(PROFILE_ENV):
         profile = None  # graded: the grader's profile, whatever the notebook asked
     chosen = get_profile(profile)
-    os.environ[PROFILE_ENV] = chosen.name  # the checks and the isolated grader see the same
     stage = get_stage(stage)
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
-    print(f"cifar-course {__version__}, keras {keras.__version__} on {keras.backend.backend()}, "
-          f"torch {torch.__version__}, device: {device}")
-    print(f"profile {chosen.name!r}: {chosen.description}")
+    _announce(chosen)
     data = prepare_data(chosen) if load_data else None
-    if data is not None:
-        source = "synthetic images" if data.source is None else data.source.path
-        print(f"data: {source}; {len(data.x_train)} training, {len(data.x_val)} validation, "
-              f"{len(data.x_test)} test images")
+    _describe_data(data)
     keras.utils.set_random_seed(seed)  # the models this lesson builds start from this seed
     return Lesson(stage=stage, profile=chosen, seed=seed, data=data)
+
+
+# --- lesson 09: the speedrun ---------------------------------------------------------
+
+# The speedrun profile that stands for each course profile (lesson 09 runs in
+# the profile its student chose for the other lessons, or the grader's).
+SPEEDRUN_PROFILES = {"smoke": "speedrun-smoke", "grade": "speedrun-grade",
+                     "quick": "speedrun-quick", "full": "speedrun"}
+
+
+@dataclass
+class SpeedrunLesson:
+    profile: Profile
+    seed: int
+    data: object  # training.DataSplits
+
+    @property
+    def run_dir(self) -> Path:
+        return RUNS_DIR / self.profile.name / "speedrun"
+
+    def train(self, model=None, *, lookahead: bool = True, verbose="auto"):
+        """Train the speedrun in this lesson's profile (``model``: the student's own network)."""
+        from .speedrun import train_speedrun
+
+        return train_speedrun(self.profile, seed=self.seed, data=self.data, model=model,
+                              lookahead=lookahead, out_dir=self.run_dir, verbose=verbose)
+
+    def report(self, result) -> dict:
+        """Print a run's test figures, with and without TTA, beside the references; save it."""
+        from .plots import plot_history
+
+        summary = result.summary()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
+        (self.run_dir / "history.json").write_text(json.dumps(result.history) + "\n")
+        print(f"speedrun ({self.profile.name} profile, seed {self.seed}, {result.epochs_run} "
+              f"epochs, {result.train_seconds:.0f} s of training): test accuracy "
+              f"{summary['test_accuracy']:.2%} with test-time augmentation, "
+              f"{summary['test_accuracy_without_tta']:.2%} without; ECE {summary['ece']:.3f}")
+        print(speedrun_table(self.profile))
+        plot_history(result.history, title="The speedrun: training against validation")
+        return summary
+
+
+def speedrun_table(profile: Profile) -> str:
+    """The speedrun's references beside the course's final stage, measured as they were."""
+    references = load_references()["profiles"]
+    course = next((name for name, value in SPEEDRUN_PROFILES.items() if value == profile.name), None)
+    lines = [f"{'recipe (profile)':<34} {'seeds':>5} {'test accuracy':>18} {'epochs':>7}"]
+    rows = [("speedrun", profile.name)] + ([(STAGES[-1].name, course)] if course else []) \
+        + ([("speedrun", "speedrun")] if profile.name != "speedrun" else []) + [(STAGES[-1].name, "full")]
+    for recipe, name in dict.fromkeys(rows):
+        entry = references.get(name, {}).get("stages", {}).get(recipe)
+        if entry is None:
+            lines.append(f"{recipe + ' (' + name + ')':<34} {'-':>5} {'not measured':>18} {'-':>7}")
+            continue
+        accuracy = entry["test_accuracy"]
+        text = f"{accuracy['mean']:.2%}" + (f" +- {accuracy['std']:.2%}" if len(entry['seeds']) > 1 else "")
+        lines.append(f"{recipe + ' (' + name + ')':<34} {len(entry['seeds']):>5} {text:>18} "
+                     f"{entry['epochs_run']['mean']:>7.1f}")
+    return "\n".join(lines)
+
+
+def start_speedrun(profile: str | None = None, *, seed: int = 0, load_data: bool = True) -> SpeedrunLesson:
+    """``start_lesson`` for lesson 09: a course profile (``quick``) runs as its speedrun
+    profile (``speedrun-quick``); a speedrun profile may also be named directly."""
+    import keras
+
+    from .training import prepare_data
+
+    if os.environ.get(GRADING_ENV) and os.environ.get(PROFILE_ENV):
+        profile = None
+    chosen = get_profile(profile)
+    if chosen.recipe != "speedrun":
+        chosen = get_profile(SPEEDRUN_PROFILES.get(chosen.name, "speedrun-quick"))
+    _announce(chosen)
+    data = prepare_data(chosen) if load_data else None
+    _describe_data(data)
+    keras.utils.set_random_seed(seed)
+    return SpeedrunLesson(profile=chosen, seed=seed, data=data)
+
+
+def jpeg_cost() -> str:
+    """The speedrun's measured drop from one more JPEG round trip, from ``references.json``."""
+    references = load_references()["profiles"]
+
+    def accuracy(profile):
+        entry = references.get(profile, {}).get("stages", {}).get("speedrun")
+        return None if entry is None else (entry["test_accuracy"]["mean"], len(entry["seeds"]))
+
+    copy, again = accuracy("speedrun"), accuracy("speedrun-rejpeg")
+    if copy is None or again is None:
+        missing = " and ".join(p for p, v in (("speedrun", copy), ("speedrun-rejpeg", again)) if v is None)
+        return (f"not measured yet: no {missing} reference (cifar-course references run "
+                f"--profile {missing.split(' and ')[0]})")
+    return (f"speedrun on the course's copy: {copy[0]:.2%} ({copy[1]} seed(s)); after one more "
+            f"JPEG round trip: {again[0]:.2%} ({again[1]} seed(s)); one more round trip costs "
+            f"{100 * (copy[0] - again[0]):.2f} points")

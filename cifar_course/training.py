@@ -65,6 +65,10 @@ def prepare_data(profile: Profile | str | None = None, source=None) -> DataSplit
     x_train, y_train = stratified_subset(x_train, y_train, profile.train_size, SPLIT_SEED)
     x_val, y_val = stratified_subset(x_val, y_val, profile.val_size, SPLIT_SEED)
     x_test, y_test = stratified_subset(arrays.x_test, arrays.y_test, profile.test_size, SPLIT_SEED)
+    for _ in range(profile.jpeg_round_trips):
+        from .data.jpeg import jpeg_round_trip
+
+        x_train, x_val, x_test = (jpeg_round_trip(x) for x in (x_train, x_val, x_test))
     return DataSplits(x_train, y_train, x_val, y_val, x_test, y_test, info)
 
 
@@ -169,7 +173,7 @@ class TrainResult:
     wall_seconds: float  # model building, training and the test evaluation
     test: dict = field(default_factory=dict)
     diverged: bool = False  # the training loss became NaN or infinite
-
+    extra: dict = field(default_factory=dict)  # a recipe's own figures (the speedrun's without TTA)
 
     def summary(self) -> dict:
         """Plain numbers for a JSON file (no model, no arrays)."""
@@ -180,6 +184,7 @@ class TrainResult:
             "best_epoch": self.best_epoch, "best_val_loss": self.best_val_loss,
             "train_seconds": round(self.train_seconds, 1),
             "wall_seconds": round(self.wall_seconds, 1), "diverged": self.diverged,
+            **self.extra,
         }
 
 

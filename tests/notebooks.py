@@ -15,7 +15,7 @@ SOLUTIONS = REPO / "solutions"
 LESSONS = REPO / "lessons"
 LESSON_IDS = ["00_setup_and_data", "01_baseline_cnn", "02_data_augmentation",
               "03_dropout_weight_decay", "04_label_smoothing", "05_adamw", "06_callbacks",
-              "07_evaluation", "08_capstone"]
+              "07_evaluation", "08_capstone", "09_speedrun"]
 
 
 def graded_cells(notebook) -> list:

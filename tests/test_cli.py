@@ -120,3 +120,12 @@ def test_train_prints_a_header_naming_stage_profile_data_device(capsys, tmp_path
     out = capsys.readouterr().out
     assert "stage 1 baseline, seed 0 | profile smoke" in out
     assert "data: synthetic images" in out and "device: CPU, 1 torch threads" in out
+
+
+def test_train_runs_the_speedrun_in_its_profiles(tmp_path, capsys):
+    out = tmp_path / "speedrun"
+    assert main(["train", "--profile", "speedrun-smoke", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stage"] == "speedrun" and "test_accuracy_without_tta" in metrics
+    assert (out / "model.keras").exists() and (out / "curves.png").exists()
+    assert "Speedrun, profile speedrun-smoke" in capsys.readouterr().out

@@ -403,6 +403,70 @@ def _deltas(accuracies, mistake):
     raise ValueError(mistake)
 
 
+# --- lesson 09 ----------------------------------------------------------------------
+
+def _whitening(images, size, eps, mistake):
+    images = np.asarray(images, dtype=np.float64)
+    windows = np.lib.stride_tricks.sliding_window_view(images, (size, size), axis=(1, 2))
+    order = (0, 1, 2, 3, 4, 5) if mistake == "channels first" else (0, 1, 2, 4, 5, 3)
+    patches = windows.transpose(order).reshape(-1, size * size * images.shape[-1])
+    if mistake == "centred":
+        patches = patches - patches.mean(axis=0)
+    values, vectors = np.linalg.eigh(patches.T @ patches / len(patches))
+    if mistake != "ascending":
+        values, vectors = values[::-1], vectors[:, ::-1]
+    scale = {"unscaled": np.ones_like(values), "by the eigenvalue": values + eps}.get(
+        mistake, np.sqrt(values + eps))
+    kernel = (vectors / scale).reshape(size, size, images.shape[-1], -1)
+    return kernel if mistake == "no negations" else np.concatenate([kernel, -kernel], axis=-1)
+
+
+def _dirac(kernel, mistake):
+    kernel = np.array(kernel, copy=True)
+    kh, kw, cin, cout = kernel.shape
+    n = min(cin, cout)
+    if mistake == "every filter":
+        kernel[...] = 0
+        kernel[kh // 2, kw // 2, np.arange(cout) % cin, np.arange(cout)] = 1
+        return kernel
+    if mistake != "added to the random weights":
+        kernel[..., :n] = 0
+    row, col = (0, 0) if mistake == "corner" else (kh // 2, kw // 2)
+    kernel[row, col, np.arange(n), np.arange(n)] += 1
+    return kernel
+
+
+def _flips(n, epochs, seed, mistake):
+    rng = np.random.default_rng(0 if mistake == "ignores the seed" else seed)
+    if mistake == "random every epoch":
+        return rng.random((epochs, n)) < 0.5
+    if mistake == "the whole epoch at once":
+        return np.stack([np.full(n, e % 2 == 1) for e in range(epochs)])
+    first = rng.random(n) < 0.5
+    if mistake == "never alternates":
+        return np.stack([first] * epochs)
+    return np.stack([first if e % 2 == 0 else ~first for e in range(epochs)])
+
+
+def _tta(predict, images, mistake):
+    images = np.asarray(images)
+    pad_mode = "constant" if mistake == "zero padding" else "reflect"
+    padded = np.pad(images, [(0, 0), (1, 1), (1, 1), (0, 0)], mode=pad_mode)
+    views = [(0.25, images), (0.125, padded[:, :32, :32]), (0.125, padded[:, 2:, 2:])]
+    if mistake == "equal weights":
+        views = [(1 / 6, v) for _, v in views]
+    mirror = (lambda x: x[:, ::-1]) if mistake == "flipped upside down" else (lambda x: x[:, :, ::-1])
+    total = 0.0
+    for weight, view in views:
+        for v in (view, mirror(view)):
+            p = predict(np.ascontiguousarray(v))
+            total = total + weight * (p if mistake == "averages probabilities" else np.log(p))
+    if mistake == "averages probabilities":
+        return total / total.sum(axis=1, keepdims=True)
+    p = np.exp(total - total.max(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True)
+
+
 CATALOGUE = [
     ("00_setup_and_data", "statistics per image, not over the whole batch", "check_channel_statistics",
      lambda: {"channel_statistics": _stats_per_image}),
@@ -563,6 +627,40 @@ CATALOGUE = [
      lambda: _recipe(l2=2.5e-4)),
     ("08_capstone", "no augmentation in front", "check_final_recipe",
      lambda: _recipe(augment=False)),
+    ("09_speedrun", "whitening filters not divided by the root eigenvalue", "check_whitening_kernel",
+     lambda: {"whitening_kernel": lambda x, k, e: _whitening(x, k, e, "unscaled")}),
+    ("09_speedrun", "whitening divided by the eigenvalue, not its root", "check_whitening_kernel",
+     lambda: {"whitening_kernel": lambda x, k, e: _whitening(x, k, e, "by the eigenvalue")}),
+    ("09_speedrun", "whitening filters smallest eigenvalue first", "check_whitening_kernel",
+     lambda: {"whitening_kernel": lambda x, k, e: _whitening(x, k, e, "ascending")}),
+    ("09_speedrun", "patches flattened channels first", "check_whitening_kernel",
+     lambda: {"whitening_kernel": lambda x, k, e: _whitening(x, k, e, "channels first")}),
+    ("09_speedrun", "whitening without the negated filters", "check_whitening_kernel",
+     lambda: {"whitening_kernel": lambda x, k, e: _whitening(x, k, e, "no negations")}),
+    ("09_speedrun", "whitening from the centred covariance", "check_whitening_kernel",
+     lambda: {"whitening_kernel": lambda x, k, e: _whitening(x, k, e, "centred")}),
+    ("09_speedrun", "identity at the kernel's corner", "check_dirac_kernel",
+     lambda: {"dirac_kernel": lambda k: _dirac(k, "corner")}),
+    ("09_speedrun", "identity added to the random weights", "check_dirac_kernel",
+     lambda: {"dirac_kernel": lambda k: _dirac(k, "added to the random weights")}),
+    ("09_speedrun", "every filter an identity (channels repeated)", "check_dirac_kernel",
+     lambda: {"dirac_kernel": lambda k: _dirac(k, "every filter")}),
+    ("09_speedrun", "flips drawn afresh every epoch", "check_flip_schedule",
+     lambda: {"flip_schedule": lambda n, e, s: _flips(n, e, s, "random every epoch")}),
+    ("09_speedrun", "the whole epoch flipped at once", "check_flip_schedule",
+     lambda: {"flip_schedule": lambda n, e, s: _flips(n, e, s, "the whole epoch at once")}),
+    ("09_speedrun", "flips that never alternate", "check_flip_schedule",
+     lambda: {"flip_schedule": lambda n, e, s: _flips(n, e, s, "never alternates")}),
+    ("09_speedrun", "flip schedule ignores the seed", "check_flip_schedule",
+     lambda: {"flip_schedule": lambda n, e, s: _flips(n, e, s, "ignores the seed")}),
+    ("09_speedrun", "TTA averages probabilities, not log-probabilities", "check_tta_probabilities",
+     lambda: {"tta_probabilities": lambda f, x: _tta(f, x, "averages probabilities")}),
+    ("09_speedrun", "TTA mirror upside down", "check_tta_probabilities",
+     lambda: {"tta_probabilities": lambda f, x: _tta(f, x, "flipped upside down")}),
+    ("09_speedrun", "TTA shifts with zero padding", "check_tta_probabilities",
+     lambda: {"tta_probabilities": lambda f, x: _tta(f, x, "zero padding")}),
+    ("09_speedrun", "TTA views weighted equally", "check_tta_probabilities",
+     lambda: {"tta_probabilities": lambda f, x: _tta(f, x, "equal weights")}),
 ]
 
 

@@ -99,10 +99,10 @@ def ablation_table(profile_entry: dict) -> str:
         "| # | stage | seeds | test accuracy (%) | test cross-entropy | ECE | epochs | train s (mean) |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    numbers = {stage.name: stage.number for stage in STAGES}
     for name, entry in profile_entry["stages"].items():
-        stage = get_stage(name)
         lines.append(
-            f"| {stage.number} | {stage.name} | {len(entry['seeds'])} | "
+            f"| {numbers.get(name, '-')} | {name} | {len(entry['seeds'])} | "
             f"{_fmt(entry, 'test_accuracy', 100, 2)} | {_fmt(entry, 'test_loss')} | "
             f"{_fmt(entry, 'ece')} | {_fmt(entry, 'epochs_run', digits=1, spread=False)} | "
             f"{_fmt(entry, 'train_seconds', digits=0, spread=False)} |")
@@ -168,32 +168,58 @@ _FIRST_SETTINGS = ("name", "train_size", "val_size", "test_size", "epochs", "bat
                    "learning_rate", "reduce_lr_patience", "synthetic")
 
 
-def backup_folder(profile, stage, seed: int, signature: dict) -> Path:
+def backup_folder(profile, run_name: str, seed: int, signature: dict) -> Path:
     """Where an interrupted run keeps its state: named by its settings too, so a run
     resumes only under the very settings it started with."""
     import hashlib
 
     settings = hashlib.sha256(json.dumps(signature, sort_keys=True).encode()).hexdigest()[:10]
-    return backup_root() / profile.name / f"{stage.name}-seed{seed}-{settings}"
+    return backup_root() / profile.name / f"{run_name}-seed{seed}-{settings}"
 
 
 def _run_signature(profile, data) -> dict:
-    """What must match for a recorded run to count: protocol, profile settings, data."""
-    return {"protocol": PROTOCOL, "data_sha256": data.source.sha256,
-            "profile": profile_settings(profile)}
+    """What must match for a recorded run to count: protocol, profile settings, data
+    (and the speedrun's hyper-parameters), as JSON stores it (tuples become lists)."""
+    signature = {"protocol": PROTOCOL, "data_sha256": data.source.sha256,
+                 "profile": profile_settings(profile)}
+    if profile.recipe == "speedrun":
+        from ..speedrun import SPEEDRUN
+
+        signature["recipe"] = SPEEDRUN.settings()
+    return json.loads(json.dumps(signature))
 
 
-def _train_resumably(stage, profile, seed, data, folder: Path, extra_callbacks=()) -> dict:
-    """One run, resumable from its last finished epoch; returns its summary."""
-    from ..training import train_stage
+def run_names(profile, stages=None) -> list[str]:
+    """What a profile's references are of: the stages asked for (default all), or the speedrun."""
+    if profile.recipe == "speedrun":
+        from ..speedrun.recipe import NAME
 
+        if stages and list(stages) != [NAME]:
+            raise ValueError(f"profile {profile.name!r} runs the speedrun only: leave out --stages")
+        return [NAME]
+    return [get_stage(s).name for s in stages] if stages else [s.name for s in STAGES]
+
+
+def _train_resumably(run, profile, seed, data, folder: Path, extra_callbacks=()) -> dict:
+    """One run (a stage, or the speedrun), resumable from its last finished epoch; returns
+    its summary."""
+    profile = get_profile(profile)
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "epochs.csv"
     callbacks = [keras.callbacks.BackupAndRestore(str(folder / "backup")),
                  EpochSeconds(), keras.callbacks.CSVLogger(str(log), append=True),
                  *extra_callbacks]
-    result = train_stage(stage, profile, seed=seed, data=data, verbose=0,
-                         extra_callbacks=callbacks)
+    if profile.recipe == "speedrun":
+        # A resumed speedrun restarts its weight average from the restored weights.
+        from ..speedrun import train_speedrun
+
+        result = train_speedrun(profile, seed=seed, data=data, verbose=0,
+                                extra_callbacks=callbacks)
+    else:
+        from ..training import train_stage
+
+        result = train_stage(run, profile, seed=seed, data=data, verbose=0,
+                             extra_callbacks=callbacks)
     summary = result.summary()
     epochs = _read_epoch_log(log)
     if epochs:  # a resumed run: the whole run's epochs and time, not only the last leg's
@@ -239,29 +265,29 @@ def run_references(profile_name: str, seeds=(0, 1, 2), stages=None, source=None,
     if profile.synthetic:
         raise ValueError(f"Profile {profile.name!r} uses synthetic images: references must "
                          f"come from real CIFAR-10. Use 'grade', 'quick' or 'full'.")
-    stages = [get_stage(s) for s in stages] if stages else list(STAGES)
+    names = run_names(profile, stages)
     output = Path(output) if output else shipped_references_path()
     data = prepare_data(profile, source)
     signature = _run_signature(profile, data)
     with _locked(output):
-        for stage in stages:
+        for name in names:
             for seed in seeds:
                 references = load_references(output) if output.exists() else {"profiles": {}}
                 entry = _profile_entry(references, profile.name, signature)
-                runs = entry["stages"].get(stage.name, {}).get("runs", [])
+                runs = entry["stages"].get(name, {}).get("runs", [])
                 if not force and any(r["seed"] == seed for r in runs):
-                    log(f"{stage.name} seed {seed}: already measured, skipped", flush=True)
+                    log(f"{name} seed {seed}: already measured, skipped", flush=True)
                     continue
-                folder = backup_folder(profile, stage, seed, signature)
-                summary = _train_resumably(stage, profile, seed, data, folder)
+                folder = backup_folder(profile, name, seed, signature)
+                summary = _train_resumably(name, profile, seed, data, folder)
                 summary.update(date=_now(), hardware=hardware(), versions=library_versions())
                 # Re-read: nothing else writes under the lock, but keep the merge local.
                 references = load_references(output) if output.exists() else {"profiles": {}}
                 entry = _profile_entry(references, profile.name, signature)
-                _merge_run(entry, stage.name, summary, data, seeds)
+                _merge_run(entry, name, summary, data, seeds)
                 _write_atomically(output, json.dumps(references, indent=1) + "\n")
                 shutil.rmtree(folder, ignore_errors=True)
-                log(f"{stage.name} seed {seed}: test accuracy {summary['test_accuracy']:.4f}, "
+                log(f"{name} seed {seed}: test accuracy {summary['test_accuracy']:.4f}, "
                     f"{summary['epochs_run']} epochs, {summary['train_seconds']:.0f} s "
                     f"(merged into {output})", flush=True)
     references = load_references(output)
@@ -286,7 +312,9 @@ def _merge_run(entry: dict, stage: str, summary: dict, data, seeds) -> None:
     runs = [r for r in entry["stages"].get(stage, {}).get("runs", []) if r["seed"] != summary["seed"]]
     runs = sorted(runs + [summary], key=lambda r: r["seed"])
     entry["stages"][stage] = {**aggregate(runs), "runs": runs, "measured": summary["date"]}
-    entry["stages"] = {s.name: entry["stages"][s.name] for s in STAGES if s.name in entry["stages"]}
+    order = [s.name for s in STAGES]  # the stages in recipe order, then the speedrun
+    entry["stages"] = dict(sorted(entry["stages"].items(),
+                                  key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
     entry["provenance"] = {
         "protocol": PROTOCOL,
         "data": {"kind": data.source.kind, "path": os.path.basename(data.source.path),
