@@ -203,7 +203,7 @@ def cmd_references(args) -> int:
             print(f"profile {name}: no references measured yet")
             continue
         prov = entry["provenance"]
-        print(f"profile {name}: measured {prov['date']} on {prov['data']['path']}, seeds "
+        print(f"profile {name}: measured {prov['date'][:10]} on {prov['data']['path']}, seeds "
               f"{prov['seeds']}, {prov['hardware'].get('gpu') or prov['hardware'].get('cpu_model')}")
         print(ablation_table(entry))
     return 0

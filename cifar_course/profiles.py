@@ -37,7 +37,7 @@ class Profile:
     # its schedule is fixed, so reduce_lr_patience is unused).
     recipe: str = "stages"
     # Extra JPEG round trips (quality 75) applied to every image after loading:
-    # what one more lossy round trip costs bounds what the copy's first one did.
+    # what one more lossy round trip costs (profile speedrun-rejpeg, docs/speedrun.md).
     jpeg_round_trips: int = 0
     description: str = ""
 

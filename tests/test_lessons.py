@@ -16,7 +16,7 @@ nbgrader = pytest.importorskip("nbgrader", reason="the lessons' tests need nbgra
 ALL_NOTEBOOKS = sorted(SOLUTIONS.glob("*.ipynb")) + sorted(LESSONS.glob("*.ipynb"))
 
 
-def test_nine_lessons_on_each_side():
+def test_ten_lessons_on_each_side():
     assert sorted(p.stem for p in SOLUTIONS.glob("*.ipynb")) == LESSON_IDS
     assert sorted(p.stem for p in LESSONS.glob("*.ipynb")) == LESSON_IDS
 

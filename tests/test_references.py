@@ -205,3 +205,34 @@ def test_readme_claim_about_the_full_final_stage_holds():
     if "below the reference project's 86.80%" in readme:
         final = SHIPPED["profiles"]["full"]["stages"]["callbacks"]["test_accuracy"]["mean"]
         assert final < 0.868
+
+
+SPEEDRUN_REFERENCE = SHIPPED["profiles"].get("speedrun")
+
+
+def speedrun_claim(entry: dict) -> str:
+    """The README's sentence about the speedrun, as the references make it."""
+    runs = entry["runs"]
+    without = sum(r["test_accuracy_without_tta"] for r in runs) / len(runs)
+    minutes = entry["train_seconds"]["mean"] / 60
+    return (f"{entry['test_accuracy']['mean']:.2%} +- {entry['test_accuracy']['std']:.2%} mean test "
+            f"accuracy over {len(runs)} seeds with test-time augmentation ({without:.2%} without), "
+            f"{minutes:.0f} minutes of training a run")
+
+
+@pytest.mark.skipif(SPEEDRUN_REFERENCE is None, reason="no speedrun reference shipped yet")
+def test_shipped_speedrun_references_are_full_runs_and_the_readme_quotes_them():
+    from pathlib import Path
+
+    provenance = SPEEDRUN_REFERENCE["provenance"]
+    assert provenance["profile"]["recipe"] == "speedrun"
+    assert provenance["data"]["n_train"] == 45000 and provenance["data"]["n_test"] == 10000
+    entry = SPEEDRUN_REFERENCE["stages"]["speedrun"]
+    assert max(entry["epochs_run"]["values"]) <= 10
+    for run in entry["runs"]:
+        assert run["date"] and run["hardware"]["cpu_count"] and run["tta_level"] == 2
+        if not run["hardware"].get("gpu"):
+            assert run["train_seconds"] < 3600  # a run within an hour on a CPU
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    assert speedrun_claim(entry) in readme, (
+        f"the README's speedrun figures are not the references': say {speedrun_claim(entry)!r}")

@@ -53,7 +53,9 @@ def test_callbacks_stage_callbacks(tmp_path):
 
 
 def test_profiles(monkeypatch):
-    assert set(PROFILES) == {"smoke", "grade", "quick", "full"}
+    stages = {name for name, p in PROFILES.items() if p.recipe == "stages"}
+    assert stages == {"smoke", "grade", "quick", "full"}
+    assert all(name.startswith("speedrun") for name in set(PROFILES) - stages)
     assert not PROFILES["grade"].synthetic
     assert PROFILES["smoke"].synthetic and not PROFILES["quick"].synthetic
     assert PROFILES["full"].train_size is None and PROFILES["full"].epochs <= 40
