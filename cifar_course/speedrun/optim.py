@@ -76,28 +76,28 @@ class Lookahead(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.total_steps = self.params["epochs"] * self.params["steps"]
         self.average = None
+        self.variables = [v for v in self.model.weights if "float" in str(v.dtype)]
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
 
-    def _variables(self):
-        return [v for v in self.model.weights if "float" in str(v.dtype)]
-
     def on_train_batch_end(self, batch, logs=None):
         if self.epoch < self.start_epoch:
             return
-        step = int(ops.convert_to_numpy(self.model.optimizer.iterations))
+        # The global step, from the epoch and batch fit passes (also after a resume):
+        # no read of the optimizer's counter, which would sync a GPU every step.
+        step = self.epoch * self.params["steps"] + batch + 1
         if step % self.every == 0:
             if self.average is None:
-                self.average = [ops.copy(v.value) for v in self._variables()]
+                self.average = [ops.copy(v.value) for v in self.variables]
             else:
                 rho = self.decay ** self.every * (step / self.total_steps) ** self.power
                 moved = []
-                for average, variable in zip(self.average, self._variables()):
+                for average, variable in zip(self.average, self.variables):
                     average = average + (1.0 - rho) * (variable.value - average)  # a new tensor
                     variable.assign(average)
                     moved.append(average)
                 self.average = moved
         if batch + 1 == self.params["steps"] and self.average is not None:
-            for average, variable in zip(self.average, self._variables()):
+            for average, variable in zip(self.average, self.variables):
                 variable.assign(average)
