@@ -185,12 +185,14 @@ class SpeedrunLesson:
     def run_dir(self) -> Path:
         return RUNS_DIR / self.profile.name / "speedrun"
 
-    def train(self, model=None, *, lookahead: bool = True, verbose="auto"):
-        """Train the speedrun in this lesson's profile (``model``: the student's own network)."""
-        from .speedrun import train_speedrun
+    def train(self, model=None, *, variant: str = "speedrun", verbose="auto"):
+        """Train the speedrun in this lesson's profile. ``model``: the student's own
+        network; ``variant``: the speedrun with one idea out (``speedrun.VARIANTS``)."""
+        from .speedrun import speedrun_config, train_speedrun
 
         return train_speedrun(self.profile, seed=self.seed, data=self.data, model=model,
-                              lookahead=lookahead, out_dir=self.run_dir, verbose=verbose)
+                              config=speedrun_config(variant), out_dir=self.run_dir,
+                              verbose=verbose)
 
     def report(self, result) -> dict:
         """Print a run's test figures, with and without TTA, beside the references; save it."""
@@ -226,6 +228,25 @@ def speedrun_table(profile: Profile) -> str:
         lines.append(f"{recipe + ' (' + name + ')':<34} {len(entry['seeds']):>5} {text:>18} "
                      f"{entry['epochs_run']['mean']:>7.1f}")
     return "\n".join(lines)
+
+
+SPEEDRUN_ABLATION_PROFILE = "speedrun-quick"  # where the ablation's variants are measured
+
+
+def speedrun_ablation(profile: str = SPEEDRUN_ABLATION_PROFILE) -> str:
+    """What each idea buys: the speedrun and its variants (one idea out each), measured
+    in ``profile`` (``references.json``), with the seeds and the setting they ran in."""
+    from .references.runner import ablation_table
+
+    entry = load_references()["profiles"].get(profile)
+    if not entry or len(entry["stages"]) < 2:
+        return (f"The ablation is not measured in profile {profile!r} yet: `cifar-course "
+                f"references run --profile {profile} --stages speedrun <variants>` measures it.")
+    setting = entry["provenance"]["profile"]
+    return (f"Profile {profile}: {setting['train_size']:,} training images, {setting['epochs']} "
+            f"epochs of batch {setting['batch_size']}; change = the variant's mean test accuracy "
+            f"minus the speedrun's, in points. Set it against the spread (+-) over seeds.\n"
+            + ablation_table(entry))
 
 
 def start_speedrun(profile: str | None = None, *, seed: int = 0, load_data: bool = True) -> SpeedrunLesson:

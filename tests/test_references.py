@@ -236,3 +236,25 @@ def test_shipped_speedrun_references_are_full_runs_and_the_readme_quotes_them():
     readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
     assert speedrun_claim(entry) in readme, (
         f"the README's speedrun figures are not the references': say {speedrun_claim(entry)!r}")
+
+
+ABLATION_REFERENCE = SHIPPED["profiles"].get("speedrun-quick")
+
+
+@pytest.mark.skipif(ABLATION_REFERENCE is None, reason="no speedrun ablation shipped yet")
+def test_the_shipped_speedrun_ablation_measures_every_variant_as_defined_now():
+    from cifar_course.lesson import speedrun_ablation
+    from cifar_course.profiles import get_profile
+    from cifar_course.references.runner import _recipe_changes
+    from cifar_course.speedrun import VARIANTS
+
+    stages = ABLATION_REFERENCE["stages"]
+    assert set(stages) == {"speedrun", *VARIANTS}, "every variant beside the speedrun"
+    seeds = stages["speedrun"]["seeds"]
+    profile = get_profile("speedrun-quick")
+    for name, entry in stages.items():
+        assert set(entry["seeds"]) <= set(seeds), f"{name}: compared on seeds the speedrun lacks"
+        for run in entry["runs"]:
+            assert run.get("recipe_changes", {}) == _recipe_changes(profile, name), name
+    printed = speedrun_ablation()
+    assert all(f"| {name} |" in printed for name in stages)

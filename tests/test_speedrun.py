@@ -10,9 +10,10 @@ import pytest
 
 from cifar_course.grading import checks
 from cifar_course.profiles import get_profile
-from cifar_course.speedrun import (SPEEDRUN, AlternatingFlipTranslate, DiracInitializer, Lookahead,
-                                   ScaledBias, TriangularSchedule, build_speedrun_cnn, flip_mask,
-                                   predict_tta, train_speedrun, whitening_kernel)
+from cifar_course.speedrun import (SPEEDRUN, VARIANTS, AlternatingFlipTranslate, DiracInitializer,
+                                   Lookahead, ScaledBias, TriangularSchedule, build_speedrun_cnn,
+                                   flip_mask, predict_tta, speedrun_config, train_speedrun,
+                                   whitening_kernel)
 from cifar_course.speedrun.optim import sgd_settings
 from cifar_course.speedrun.pipeline import tta_views
 
@@ -136,8 +137,68 @@ def test_speedrun_profiles_name_their_recipe_and_the_runner_runs_only_it():
     assert get_profile("speedrun").recipe == "speedrun" and get_profile("speedrun").epochs <= 10
     assert run_names(get_profile("speedrun")) == ["speedrun"]
     assert run_names(get_profile("quick"))[0] == "baseline"
-    with pytest.raises(ValueError, match="speedrun only"):
+    assert run_names(get_profile("speedrun-quick"), ["speedrun-wide", "speedrun"]) == \
+        ["speedrun-wide", "speedrun"]
+    with pytest.raises(ValueError, match="runs the speedrun"):
         run_names(get_profile("speedrun"), ["baseline"])
+
+
+def test_each_variant_changes_only_its_own_settings_and_the_speedruns_record_is_unchanged():
+    from cifar_course.references import load_references
+    from cifar_course.references.runner import _recipe_changes
+
+    profile = get_profile("speedrun-quick")
+    base = SPEEDRUN.settings()
+    for name, (_, changes) in VARIANTS.items():
+        variant = speedrun_config(name).settings()
+        assert {k for k in variant if variant[k] != base.get(k)} == set(changes), name
+        assert _recipe_changes(profile, name) == json.loads(json.dumps(changes))
+    assert speedrun_config("speedrun") is SPEEDRUN and _recipe_changes(profile, "speedrun") == {}
+    with pytest.raises(ValueError, match="unknown speedrun variant"):
+        speedrun_config("speedrun-no-such-idea")
+    # The switches at their defaults stay out of the record: the shipped runs still count.
+    recorded = load_references()["profiles"]["speedrun"]["signature"]["recipe"]
+    assert recorded == json.loads(json.dumps(base))
+
+
+def test_the_ablations_switches_change_the_network_and_the_flips():
+    plain = build_speedrun_cnn(None, speedrun_config("speedrun-no-whitening"))
+    assert plain.get_layer("whiten").trainable  # learned, where it is not whitened
+    random_start = build_speedrun_cnn(None, speedrun_config("speedrun-no-dirac"))
+    kernel = keras.ops.convert_to_numpy(random_start.get_layer("group1_conv2").kernel)
+    assert not np.allclose(kernel[1, 1, :4, :4], np.eye(4))  # no identity filters
+    assert speedrun_config("speedrun-wide").widths == (128, 384, 384)
+    images = np.zeros((400, 32, 32, 3), np.uint8)
+    labels = np.eye(10, dtype="float32")[np.arange(400) % 10]
+    random = AlternatingFlipTranslate(images, labels, 100, flips="random", seed=1)
+    masks = []
+    for epoch in range(3):
+        random.set_epoch(epoch)
+        masks.append(random.flipped.copy())
+    assert 0.35 < masks[0].mean() < 0.65
+    assert not np.array_equal(masks[1], ~masks[0]) and not np.array_equal(masks[2], masks[0])
+    random.set_epoch(1)
+    assert np.array_equal(random.flipped, masks[1])  # still a function of (seed, epoch)
+    assert not AlternatingFlipTranslate(images, labels, 100, flips="none").flipped.any()
+    with pytest.raises(ValueError, match="flips="):
+        AlternatingFlipTranslate(images, labels, 100, flips="sometimes")
+
+
+def test_a_speedrun_profiles_table_shows_each_variants_change_and_its_accuracy_without_tta():
+    from cifar_course.references.runner import ablation_table, aggregate
+
+    def entry(accuracies):
+        runs = [{"seed": seed, "test_accuracy": a, "test_accuracy_without_tta": a - 0.01,
+                 "test_loss": 0.5, "ece": 0.1, "epochs_run": 10, "train_seconds": 60.0}
+                for seed, a in enumerate(accuracies)]
+        return {**aggregate(runs), "runs": runs}
+
+    table = ablation_table({"stages": {"speedrun": entry([0.8, 0.82]),
+                                       "speedrun-no-lookahead": entry([0.78])}})
+    rows = table.splitlines()
+    assert "change (points)" in rows[0] and len(rows) == 4
+    assert "| speedrun-no-lookahead | no weight average | 1 | 78.00 | -3.00 | 77.00 |" in rows[3]
+    assert "| 81.00 +- 1.41 | - | 80.00 |" in rows[2]
 
 
 def test_the_speedrun_lesson_runs_each_course_profile_as_its_own():

@@ -94,18 +94,40 @@ def _fmt(entry: dict, metric: str, scale: float = 1.0, digits: int = 3, spread=T
 
 
 def ablation_table(profile_entry: dict) -> str:
-    """Markdown, one row per stage: accuracy, plain cross-entropy, ECE, epochs, time (mean +- std)."""
+    """Markdown, one row per stage: accuracy, plain cross-entropy, ECE, epochs, time (mean +- std).
+    A speedrun profile's table has one row per variant, with its change against the
+    speedrun and its accuracy without test-time augmentation."""
+    stages = profile_entry["stages"]
+    if not any("test_accuracy_without_tta" in r for e in stages.values() for r in e["runs"]):
+        lines = [
+            "| # | stage | seeds | test accuracy (%) | test cross-entropy | ECE | epochs | train s (mean) |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        numbers = {stage.name: stage.number for stage in STAGES}
+        for name, entry in stages.items():
+            lines.append(
+                f"| {numbers.get(name, '-')} | {name} | {len(entry['seeds'])} | "
+                f"{_fmt(entry, 'test_accuracy', 100, 2)} | {_fmt(entry, 'test_loss')} | "
+                f"{_fmt(entry, 'ece')} | {_fmt(entry, 'epochs_run', digits=1, spread=False)} | "
+                f"{_fmt(entry, 'train_seconds', digits=0, spread=False)} |")
+        return "\n".join(lines)
+    from ..speedrun.recipe import NAME, VARIANTS
+
     lines = [
-        "| # | stage | seeds | test accuracy (%) | test cross-entropy | ECE | epochs | train s (mean) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| run | what changes | seeds | test accuracy (%) | change (points) | without TTA (%) | "
+        "test cross-entropy | ECE | train s (mean) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    numbers = {stage.name: stage.number for stage in STAGES}
-    for name, entry in profile_entry["stages"].items():
+    base = stages.get(NAME, {}).get("test_accuracy", {}).get("mean")
+    for name, entry in stages.items():
+        accuracy = entry["test_accuracy"]["mean"]
+        change = f"{100 * (accuracy - base):+.2f}" if base is not None and name != NAME else "-"
+        plain = [r["test_accuracy_without_tta"] for r in entry["runs"]]
         lines.append(
-            f"| {numbers.get(name, '-')} | {name} | {len(entry['seeds'])} | "
-            f"{_fmt(entry, 'test_accuracy', 100, 2)} | {_fmt(entry, 'test_loss')} | "
-            f"{_fmt(entry, 'ece')} | {_fmt(entry, 'epochs_run', digits=1, spread=False)} | "
-            f"{_fmt(entry, 'train_seconds', digits=0, spread=False)} |")
+            f"| {name} | {VARIANTS.get(name, ('airbench94, as published',))[0]} | "
+            f"{len(entry['seeds'])} | {_fmt(entry, 'test_accuracy', 100, 2)} | {change} | "
+            f"{100 * statistics.fmean(plain):.2f} | {_fmt(entry, 'test_loss')} | "
+            f"{_fmt(entry, 'ece')} | {_fmt(entry, 'train_seconds', digits=0, spread=False)} |")
     return "\n".join(lines)
 
 
@@ -189,14 +211,28 @@ def _run_signature(profile, data) -> dict:
     return json.loads(json.dumps(signature))
 
 
-def run_names(profile, stages=None) -> list[str]:
-    """What a profile's references are of: the stages asked for (default all), or the speedrun."""
-    if profile.recipe == "speedrun":
-        from ..speedrun.recipe import NAME
+def _recipe_changes(profile, name: str) -> dict:
+    """A speedrun variant's settings that differ from the speedrun's, as JSON stores them
+    (recorded with each of its runs, so that a redefined variant is measured again)."""
+    if profile.recipe != "speedrun":
+        return {}
+    from ..speedrun.recipe import SPEEDRUN, speedrun_config
 
-        if stages and list(stages) != [NAME]:
-            raise ValueError(f"profile {profile.name!r} runs the speedrun only: leave out --stages")
-        return [NAME]
+    base, variant = SPEEDRUN.settings(), speedrun_config(name).settings()
+    return json.loads(json.dumps({k: v for k, v in variant.items() if base.get(k) != v}))
+
+
+def run_names(profile, stages=None) -> list[str]:
+    """What a profile's references are of: the stages asked for (default all), or the
+    speedrun and the variants of it asked for (default the speedrun alone)."""
+    if profile.recipe == "speedrun":
+        from ..speedrun.recipe import NAME, VARIANTS
+
+        for name in stages or ():
+            if name != NAME and name not in VARIANTS:
+                raise ValueError(f"profile {profile.name!r} runs the speedrun ({NAME!r}) or its "
+                                 f"variants ({', '.join(VARIANTS)}), not {name!r}")
+        return list(stages) if stages else [NAME]
     return [get_stage(s).name for s in stages] if stages else [s.name for s in STAGES]
 
 
@@ -211,10 +247,10 @@ def _train_resumably(run, profile, seed, data, folder: Path, extra_callbacks=())
                  *extra_callbacks]
     if profile.recipe == "speedrun":
         # A resumed speedrun restarts its weight average from the restored weights.
-        from ..speedrun import train_speedrun
+        from ..speedrun import speedrun_config, train_speedrun
 
-        result = train_speedrun(profile, seed=seed, data=data, verbose=0,
-                                extra_callbacks=callbacks)
+        result = train_speedrun(profile, seed=seed, data=data, config=speedrun_config(run),
+                                verbose=0, extra_callbacks=callbacks)
     else:
         from ..training import train_stage
 
@@ -275,12 +311,15 @@ def run_references(profile_name: str, seeds=(0, 1, 2), stages=None, source=None,
                 references = load_references(output) if output.exists() else {"profiles": {}}
                 entry = _profile_entry(references, profile.name, signature)
                 runs = entry["stages"].get(name, {}).get("runs", [])
-                if not force and any(r["seed"] == seed for r in runs):
+                if not force and any(r["seed"] == seed and r.get("recipe_changes", {})
+                                     == _recipe_changes(profile, name) for r in runs):
                     log(f"{name} seed {seed}: already measured, skipped", flush=True)
                     continue
                 folder = backup_folder(profile, name, seed, signature)
                 summary = _train_resumably(name, profile, seed, data, folder)
                 summary.update(date=_now(), hardware=hardware(), versions=library_versions())
+                if _recipe_changes(profile, name):
+                    summary["recipe_changes"] = _recipe_changes(profile, name)
                 # Re-read: nothing else writes under the lock, but keep the merge local.
                 references = load_references(output) if output.exists() else {"profiles": {}}
                 entry = _profile_entry(references, profile.name, signature)

@@ -10,17 +10,19 @@ built here from keras' public API on the torch backend:
   translations, and test-time augmentation;
 - ``optim``: Nesterov SGD with a triangular schedule and decoupled weight
   decay, and the Lookahead-style average of the weights;
-- ``recipe``: the hyper-parameters, as data; ``train``: one run.
+- ``recipe``: the hyper-parameters, as data, and the ablation's variants
+  (the speedrun with one idea taken out); ``train``: one run.
 """
 
 from .model import DiracInitializer, ScaledBias, build_speedrun_cnn, multiply_adds, normalize, whitening_kernel
 from .pipeline import TTA_LEVELS, AlternatingFlipTranslate, flip_mask, predict_tta
 from .optim import Lookahead, TriangularSchedule, build_sgd
-from .recipe import SPEEDRUN, SpeedrunConfig
+from .recipe import SPEEDRUN, VARIANTS, SpeedrunConfig, speedrun_config
 from .train import evaluate_speedrun, train_speedrun
 
 __all__ = [
-    "SPEEDRUN", "TTA_LEVELS", "AlternatingFlipTranslate", "DiracInitializer", "Lookahead",
+    "SPEEDRUN", "TTA_LEVELS", "VARIANTS", "AlternatingFlipTranslate", "DiracInitializer", "Lookahead",
     "ScaledBias", "SpeedrunConfig", "TriangularSchedule", "build_sgd", "build_speedrun_cnn",
-    "evaluate_speedrun", "flip_mask", "multiply_adds", "normalize", "predict_tta", "train_speedrun", "whitening_kernel",
+    "evaluate_speedrun", "flip_mask", "multiply_adds", "normalize", "predict_tta", "speedrun_config",
+    "train_speedrun", "whitening_kernel",
 ]

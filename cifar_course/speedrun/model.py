@@ -67,7 +67,7 @@ class DiracInitializer(keras.initializers.Initializer):
     def __call__(self, shape, dtype=None):
         kh, kw, channels_in, channels_out = shape
         base = keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform", seed=self.seed)
-        kernel = base(shape, dtype=dtype)
+        kernel = base(shape, dtype=dtype)  # torch_default_initializer, seeded
         identity = np.zeros(shape, dtype="float32")
         n = min(channels_in, channels_out)
         identity[kh // 2, kw // 2, np.arange(n), np.arange(n)] = 1.0
@@ -112,14 +112,22 @@ def norm_act(x, config: SpeedrunConfig, name: str):
     return layers.Activation("gelu", name=f"{name}_gelu")(x)
 
 
+def torch_default_initializer():
+    """PyTorch's default convolution kernel: uniform within 1/sqrt(fan_in)."""
+    return keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
+
+
 def conv_group(x, filters: int, config: SpeedrunConfig, name: str):
     """conv -> pool -> norm -> GELU -> conv -> norm -> GELU (airbench's ConvGroup)."""
-    x = ChannelsLastConv2D(filters, 3, padding="same", use_bias=False,
-                           kernel_initializer=DiracInitializer(), name=f"{name}_conv1")(x)
+    def conv(suffix):
+        initializer = DiracInitializer() if config.dirac else torch_default_initializer()
+        return ChannelsLastConv2D(filters, 3, padding="same", use_bias=False,
+                                  kernel_initializer=initializer, name=f"{name}_{suffix}")
+
+    x = conv("conv1")(x)
     x = ChannelsLastMaxPooling2D(2, name=f"{name}_pool")(x)
     x = norm_act(x, config, f"{name}_1")
-    x = ChannelsLastConv2D(filters, 3, padding="same", use_bias=False,
-                           kernel_initializer=DiracInitializer(), name=f"{name}_conv2")(x)
+    x = conv("conv2")(x)
     return norm_act(x, config, f"{name}_2")
 
 
@@ -129,14 +137,16 @@ def build_speedrun_cnn(whitening: np.ndarray | None = None,
 
     ``whitening``: the first convolution's kernel (``whitening_kernel`` of
     normalised training images); it is frozen. Without it the layer keeps its
-    random initialisation (still frozen): the lesson's ablation.
+    random initialisation, still frozen (the lesson's ablation), or trained
+    where ``config.whiten`` is False (the reference ablation's).
     """
     size = config.whitening_size
     inputs = keras.Input(shape=(32, 32, 3), name="image")
     x = layers.Normalization(mean=CIFAR10_MEAN, variance=[s * s for s in CIFAR10_STD],
                              name="normalize")(inputs)
     whiten = ChannelsLastConv2D(2 * size * size * 3, size, padding="valid", use_bias=False,
-                                trainable=False, name="whiten")
+                                kernel_initializer=torch_default_initializer(),
+                                trainable=not config.whiten, name="whiten")
     x = whiten(x)
     x = ScaledBias(1.0, name="whiten_bias")(x)
     x = layers.Activation("gelu", name="whiten_gelu")(x)

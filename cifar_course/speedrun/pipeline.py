@@ -31,13 +31,16 @@ def translate(padded: np.ndarray, rows: np.ndarray, cols: np.ndarray, size: int 
 class AlternatingFlipTranslate(keras.utils.PyDataset):
     """Shuffled training batches with alternating flips and random translations.
 
-    Every epoch's order, flips and offsets follow from ``(seed, epoch)``, so a
+    ``flips``: "alternating" (airbench's), "random" (each image flipped or not
+    afresh every epoch: the usual augmentation) or "none". Every epoch's order, flips and offsets follow from ``(seed, epoch)``, so a
     run resumed at epoch k sees what an uninterrupted one would. The epoch is
     set by ``EpochFeeder`` (a callback), incomplete last batches are dropped.
     """
 
     def __init__(self, images, labels, batch_size: int, *, translate_pixels: int = 2,
-                 flip: bool = True, seed: int = 0):
+                 flips: str = "alternating", seed: int = 0):
+        if flips not in ("alternating", "random", "none"):
+            raise ValueError(f"flips={flips!r}: choose 'alternating', 'random' or 'none'")
         super().__init__()  # workers=1: batches in order, in the training thread
         p = translate_pixels
         self.images = images
@@ -45,7 +48,7 @@ class AlternatingFlipTranslate(keras.utils.PyDataset):
         self.labels = labels
         self.batch_size = batch_size
         self.translate_pixels = p
-        self.flip = flip
+        self.flips = flips
         self.seed = seed
         self.set_epoch(0)
 
@@ -55,7 +58,10 @@ class AlternatingFlipTranslate(keras.utils.PyDataset):
         n = len(self.images)
         self.order = rng.permutation(n)
         self.offsets = rng.integers(0, 2 * self.translate_pixels + 1, (n, 2))
-        self.flipped = flip_mask(n, epoch, self.seed) if self.flip else np.zeros(n, bool)
+        if self.flips == "alternating":
+            self.flipped = flip_mask(n, epoch, self.seed)
+        else:
+            self.flipped = (rng.random(n) < 0.5) if self.flips == "random" else np.zeros(n, bool)
 
     def __len__(self) -> int:
         return len(self.images) // self.batch_size

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 
 NAME = "speedrun"
 
@@ -33,9 +33,46 @@ class SpeedrunConfig:
     lookahead_power: float = 3.0  # the decay grows as (step / total steps) ** power
     translate: int = 2  # pixels of reflect padding for the random translation
     tta_level: int = 2  # 0 none, 1 mirror, 2 mirror and 1-pixel translations
+    # Switches for the ablation (each idea on by default):
+    whiten: bool = True  # False: the first convolution learns, from a random start
+    dirac: bool = True  # False: every convolution starts random (no identity filters)
+    lookahead: bool = True  # False: no weight average
+    flips: str = "alternating"  # or "random" (afresh each epoch) or "none"
 
     def settings(self) -> dict:
-        return asdict(self)
+        """The settings recorded with a run. The ablation's switches are left out
+        at their defaults, so adding them kept the earlier runs' records valid."""
+        return {k: v for k, v in asdict(self).items()
+                if k not in _SWITCHES or v != _DEFAULTS[k]}
 
+
+_SWITCHES = ("whiten", "dirac", "lookahead", "flips")
+_DEFAULTS = {f.name: f.default for f in fields(SpeedrunConfig)}
 
 SPEEDRUN = SpeedrunConfig()
+
+# The ablation: the speedrun with one idea taken out (or, last, one changed),
+# each a run the reference runner can make (``--stages``): name -> (what
+# changes, the settings that differ from SPEEDRUN's).
+VARIANTS = {
+    f"{NAME}-no-whitening": ("first convolution learned from a random start",
+                             {"whiten": False}),
+    f"{NAME}-no-dirac": ("convolutions start random, without identity filters", {"dirac": False}),
+    f"{NAME}-no-bias-boost": ("batch-norm biases at the common learning rate",
+                              {"bias_lr_scale": 1.0}),
+    f"{NAME}-no-label-smoothing": ("no label smoothing", {"label_smoothing": 0.0}),
+    f"{NAME}-no-lookahead": ("no weight average", {"lookahead": False}),
+    f"{NAME}-random-flips": ("flips drawn afresh every epoch", {"flips": "random"}),
+    f"{NAME}-no-translate": ("no random translation", {"translate": 0}),
+    f"{NAME}-wide": ("widths 128/384/384 (airbench95's)", {"widths": (128, 384, 384)}),
+}
+
+
+def speedrun_config(name: str = NAME) -> SpeedrunConfig:
+    """The settings of the speedrun (``NAME``) or of one of its ``VARIANTS``."""
+    if name == NAME:
+        return SPEEDRUN
+    if name not in VARIANTS:
+        raise ValueError(f"unknown speedrun variant {name!r}; choose {NAME!r} or one of "
+                         f"{', '.join(VARIANTS)}")
+    return replace(SPEEDRUN, **VARIANTS[name][1])

@@ -23,7 +23,10 @@ def evaluate_speedrun(model, images, labels, tta_level: int = 2) -> dict:
 
 
 def build_whitened_model(data: DataSplits, config: SpeedrunConfig = SPEEDRUN) -> keras.Model:
-    """The speedrun CNN with its first layer whitening the first training images' patches."""
+    """The speedrun CNN with its first layer whitening the first training images' patches
+    (or, where ``config.whiten`` is False, learning from a random start)."""
+    if not config.whiten:
+        return build_speedrun_cnn(None, config)
     kernel = whitening_kernel(normalize(data.x_train[:config.whitening_images]),
                               config.whitening_size, config.whitening_eps)
     return build_speedrun_cnn(kernel, config)
@@ -38,13 +41,12 @@ def train_speedrun(
     out_dir: str | Path | None = None,
     verbose: int | str = "auto",
     model: keras.Model | None = None,
-    lookahead: bool = True,
     extra_callbacks: list | None = None,
 ) -> TrainResult:
     """Train the speedrun for the profile's epochs and measure it on the test set with TTA.
 
     ``model`` replaces the whitened speedrun CNN (the lesson's ablations);
-    ``lookahead=False`` trains without the weight average.
+    ``config`` may be one of ``recipe.VARIANTS`` (``recipe.speedrun_config``).
     """
     profile = get_profile(profile)
     data = data or prepare_data(profile)
@@ -52,13 +54,13 @@ def train_speedrun(
     keras.utils.set_random_seed(seed)
     model = model if model is not None else build_whitened_model(data, config)
     batches = AlternatingFlipTranslate(data.x_train, one_hot(data.y_train), profile.batch_size,
-                                       translate_pixels=config.translate, seed=seed)
+                                       translate_pixels=config.translate, flips=config.flips, seed=seed)
     total_steps = profile.epochs * len(batches)
     model.compile(optimizer=build_sgd(config, profile.batch_size, total_steps),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
                   metrics=["accuracy"])
     callbacks = [EpochFeeder(batches)]
-    if lookahead:
+    if config.lookahead:
         callbacks.append(Lookahead(config.lookahead_start_epoch, config.lookahead_every,
                                    config.lookahead_decay, config.lookahead_power))
     if out_dir is not None:
