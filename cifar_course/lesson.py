@@ -242,10 +242,14 @@ def speedrun_ablation(profile: str = SPEEDRUN_ABLATION_PROFILE) -> str:
     if not entry or len(entry["stages"]) < 2:
         return (f"The ablation is not measured in profile {profile!r} yet: `cifar-course "
                 f"references run --profile {profile} --stages speedrun <variants>` measures it.")
+    from .speedrun import VARIANTS
+
     setting = entry["provenance"]["profile"]
+    legend = "\n".join(f"  {name}: {VARIANTS[name][0]}" for name in entry["stages"] if name in VARIANTS)
     return (f"Profile {profile}: {setting['train_size']:,} training images, {setting['epochs']} "
             f"epochs of batch {setting['batch_size']}; change = the variant's mean test accuracy "
             f"minus the speedrun's, in points. Set it against the spread (+-) over seeds.\n"
+            f"The variants (each the speedrun with one change):\n{legend}\n\n"
             + ablation_table(entry))
 
 

@@ -111,12 +111,12 @@ def ablation_table(profile_entry: dict) -> str:
                 f"{_fmt(entry, 'ece')} | {_fmt(entry, 'epochs_run', digits=1, spread=False)} | "
                 f"{_fmt(entry, 'train_seconds', digits=0, spread=False)} |")
         return "\n".join(lines)
-    from ..speedrun.recipe import NAME, VARIANTS
+    from ..speedrun.recipe import NAME
 
     lines = [
-        "| run | what changes | seeds | test accuracy (%) | change (points) | without TTA (%) | "
-        "test cross-entropy | ECE | train s (mean) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| run | seeds | test accuracy (%) | change (points) | no TTA (%) | cross-entropy | "
+        "ECE | train s |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     base = stages.get(NAME, {}).get("test_accuracy", {}).get("mean")
     for name, entry in stages.items():
@@ -124,10 +124,10 @@ def ablation_table(profile_entry: dict) -> str:
         change = f"{100 * (accuracy - base):+.2f}" if base is not None and name != NAME else "-"
         plain = [r["test_accuracy_without_tta"] for r in entry["runs"]]
         lines.append(
-            f"| {name} | {VARIANTS.get(name, ('airbench94, as published',))[0]} | "
-            f"{len(entry['seeds'])} | {_fmt(entry, 'test_accuracy', 100, 2)} | {change} | "
-            f"{100 * statistics.fmean(plain):.2f} | {_fmt(entry, 'test_loss')} | "
-            f"{_fmt(entry, 'ece')} | {_fmt(entry, 'train_seconds', digits=0, spread=False)} |")
+            f"| {name} | {len(entry['seeds'])} | {_fmt(entry, 'test_accuracy', 100, 2)} | {change} | "
+            f"{100 * statistics.fmean(plain):.2f} | {_fmt(entry, 'test_loss', spread=False)} | "
+            f"{_fmt(entry, 'ece', spread=False)} | "
+            f"{_fmt(entry, 'train_seconds', digits=0, spread=False)} |")
     return "\n".join(lines)
 
 
