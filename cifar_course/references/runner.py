@@ -307,19 +307,20 @@ def run_references(profile_name: str, seeds=(0, 1, 2), stages=None, source=None,
     signature = _run_signature(profile, data)
     with _locked(output):
         for name in names:
+            changes = _recipe_changes(profile, name)
             for seed in seeds:
                 references = load_references(output) if output.exists() else {"profiles": {}}
                 entry = _profile_entry(references, profile.name, signature)
                 runs = entry["stages"].get(name, {}).get("runs", [])
-                if not force and any(r["seed"] == seed and r.get("recipe_changes", {})
-                                     == _recipe_changes(profile, name) for r in runs):
+                if not force and any(r["seed"] == seed and r.get("recipe_changes", {}) == changes
+                                     for r in runs):
                     log(f"{name} seed {seed}: already measured, skipped", flush=True)
                     continue
                 folder = backup_folder(profile, name, seed, signature)
                 summary = _train_resumably(name, profile, seed, data, folder)
                 summary.update(date=_now(), hardware=hardware(), versions=library_versions())
-                if _recipe_changes(profile, name):
-                    summary["recipe_changes"] = _recipe_changes(profile, name)
+                if changes:
+                    summary["recipe_changes"] = changes
                 # Re-read: nothing else writes under the lock, but keep the merge local.
                 references = load_references(output) if output.exists() else {"profiles": {}}
                 entry = _profile_entry(references, profile.name, signature)

@@ -55,6 +55,11 @@ def whitening_kernel(images, size: int = 2, eps: float = 5e-4) -> np.ndarray:
     return np.concatenate([kernel, -kernel], axis=-1).astype(np.float32)
 
 
+def torch_default_initializer(seed=None):
+    """PyTorch's default convolution kernel: uniform within 1/sqrt(fan_in)."""
+    return keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform", seed=seed)
+
+
 @keras.saving.register_keras_serializable(package="cifar_course")
 class DiracInitializer(keras.initializers.Initializer):
     """A convolution kernel whose first ``min(in, out)`` filters pass their own
@@ -66,8 +71,7 @@ class DiracInitializer(keras.initializers.Initializer):
 
     def __call__(self, shape, dtype=None):
         kh, kw, channels_in, channels_out = shape
-        base = keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform", seed=self.seed)
-        kernel = base(shape, dtype=dtype)  # torch_default_initializer, seeded
+        kernel = torch_default_initializer(self.seed)(shape, dtype=dtype)
         identity = np.zeros(shape, dtype="float32")
         n = min(channels_in, channels_out)
         identity[kh // 2, kw // 2, np.arange(n), np.arange(n)] = 1.0
@@ -110,11 +114,6 @@ def norm_act(x, config: SpeedrunConfig, name: str):
                                 scale=False, name=f"{name}_bn")(x)
     x = ScaledBias(config.bias_lr_scale ** 0.5, name=f"{name}_bias")(x)
     return layers.Activation("gelu", name=f"{name}_gelu")(x)
-
-
-def torch_default_initializer():
-    """PyTorch's default convolution kernel: uniform within 1/sqrt(fan_in)."""
-    return keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
 
 
 def conv_group(x, filters: int, config: SpeedrunConfig, name: str):

@@ -110,12 +110,22 @@ def tta_views(images, level: int) -> list[tuple[float, np.ndarray]]:
     return mirror(images, 0.5) + mirror(up_left, 0.25) + mirror(down_right, 0.25)
 
 
-def predict_tta(model, images, level: int = 2, batch_size: int = 1000) -> np.ndarray:
-    """Class probabilities averaged over the TTA views (in log space: averaging logits)."""
-    log_mean = 0.0
-    for weight, view in tta_views(images, level):
-        probabilities = model.predict(np.ascontiguousarray(view), batch_size=batch_size, verbose=0)
-        log_mean = log_mean + weight * np.log(np.clip(probabilities.astype(np.float64), 1e-30, None))
+def view_probabilities(model, images, level: int = 2, batch_size: int = 1000) -> list:
+    """``(weight, class probabilities)`` of each TTA view; the first view is the images as
+    they are (level 0's prediction)."""
+    return [(weight, model.predict(np.ascontiguousarray(view), batch_size=batch_size, verbose=0))
+            for weight, view in tta_views(images, level)]
+
+
+def average_views(views) -> np.ndarray:
+    """Weighted average of ``view_probabilities`` in log space (averaging logits), renormalised."""
+    log_mean = sum(weight * np.log(np.clip(probabilities.astype(np.float64), 1e-30, None))
+                   for weight, probabilities in views)
     log_mean -= log_mean.max(axis=1, keepdims=True)
     probabilities = np.exp(log_mean)
     return probabilities / probabilities.sum(axis=1, keepdims=True)
+
+
+def predict_tta(model, images, level: int = 2, batch_size: int = 1000) -> np.ndarray:
+    """Class probabilities averaged over the TTA views (in log space: averaging logits)."""
+    return average_views(view_probabilities(model, images, level, batch_size))

@@ -13,7 +13,8 @@ from ..profiles import Profile, get_profile
 from ..training import DataSplits, TrainResult, best_epoch, one_hot, prepare_data
 from .model import build_speedrun_cnn, normalize, whitening_kernel
 from .optim import Lookahead, build_sgd
-from .pipeline import AlternatingFlipTranslate, EpochFeeder, predict_tta
+from .pipeline import (AlternatingFlipTranslate, EpochFeeder, average_views, predict_tta,
+                       view_probabilities)
 from .recipe import NAME, SPEEDRUN, SpeedrunConfig
 
 
@@ -71,8 +72,9 @@ def train_speedrun(
     history = model.fit(batches, validation_data=(data.x_val, one_hot(data.y_val)),
                         epochs=profile.epochs, callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - start
-    test = evaluate_speedrun(model, data.x_test, data.y_test, config.tta_level)
-    plain = evaluate_speedrun(model, data.x_test, data.y_test, 0)
+    views = view_probabilities(model, data.x_test, config.tta_level)  # the plain view first
+    test = evaluate_probabilities(average_views(views), data.y_test)
+    plain = evaluate_probabilities(average_views([(1.0, views[0][1])]), data.y_test)
     history = {k: [float(v) for v in values] for k, values in history.history.items()}
     best, best_val_loss = best_epoch(history)
     return TrainResult(
