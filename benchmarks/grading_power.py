@@ -14,13 +14,24 @@ training the stage's own recipe on new seeds (seeds above those in the
 references, so no run judges the band it helped to make). With
 ``--wrong-seeds``, each stage is also trained without its technique (the
 previous stage's recipe) and graded against the stage's band: what only
-training can reveal.
+training can reveal. Trained runs are appended to a JSON-lines file (``--runs``) as
+they land, so a long measurement resumes after an interruption and can be split
+between processes, one core each:
+
+    CIFAR_COURSE_THREADS=1 python benchmarks/grading_power.py --train-seeds 20 \
+        --wrong-seeds 5 --stages baseline augmentation dropout_weight_decay &
+    CIFAR_COURSE_THREADS=1 python benchmarks/grading_power.py --train-seeds 20 \
+        --wrong-seeds 5 --stages label_smoothing adamw callbacks &
+    wait; python benchmarks/grading_power.py --train-seeds 20 --wrong-seeds 5 \
+        --out docs/grading-power.md                          # trains nothing more
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -52,44 +63,124 @@ def normal_tail(k: float) -> float:
     return math.erfc(k / math.sqrt(2))
 
 
-def band_part(profile: str, stages, train_seeds: int, wrong_seeds: int, log=print) -> list[dict]:
-    from cifar_course.grading.checks import check_test_accuracy
+def outside_probability(mean: float, std: float, low: float, high: float) -> float:
+    """P(X < low or X > high) for X normal with this mean and standard deviation."""
+    if std == 0:
+        return 0.0 if low <= mean <= high else 1.0
+    below = 0.5 * math.erfc((mean - low) / (std * math.sqrt(2)))
+    above = 0.5 * math.erfc((high - mean) / (std * math.sqrt(2)))
+    return below + above
+
+
+def planned_runs(profile: str, stages, train_seeds: int, wrong_seeds: int, references) -> dict:
+    """{(recipe, seed): [bands it is graded against]}: each stage's own recipe on fresh seeds
+    (its band), and the previous stage's recipe on the first ``wrong_seeds`` of them (the
+    stage's band: the stage without its technique). One training serves both, where the
+    same recipe and seed are asked for twice."""
+    from cifar_course.stages import STAGES, get_stage
+
+    plan: dict = {}
+    for name in stages:
+        stage = get_stage(name)
+        used = references["profiles"][profile]["stages"][stage.name]["seeds"]
+        fresh = list(range(max(used) + 1, max(used) + 1 + max(train_seeds, wrong_seeds)))
+        for seed in fresh[:train_seeds]:
+            plan.setdefault((stage.name, seed), []).append(stage.name)
+        if stage.number > 1:
+            for seed in fresh[:wrong_seeds]:
+                plan.setdefault((STAGES[stage.number - 2].name, seed), []).append(stage.name)
+    return plan
+
+
+def recipe_signature(recipe: str, profile: str) -> str:
+    """What a trained run depends on besides its seed: the stage's recipe and the profile's
+    settings (a changed recipe is trained again)."""
+    import dataclasses
+    import hashlib
+
+    from cifar_course.profiles import get_profile
+    from cifar_course.references.runner import profile_settings
+    from cifar_course.stages import get_stage
+
+    settings = {"stage": dataclasses.asdict(get_stage(recipe)),
+                "profile": profile_settings(get_profile(profile))}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def load_accuracies(path: Path | None, profile: str) -> dict:
+    """{(recipe, seed): test accuracy} of the runs in a runs file trained under the
+    recipe's current definition."""
+    accuracies = {}
+    if path is None or not path.exists():
+        return accuracies
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        run = json.loads(line)
+        if run["profile"] == profile and run["signature"] == recipe_signature(run["recipe"], profile):
+            accuracies[(run["recipe"], run["seed"])] = run["accuracy"]
+    return accuracies
+
+
+def band_part(profile: str, stages, train_seeds: int, wrong_seeds: int,
+              runs_file: Path | None = None, log=print) -> list[dict]:
+    """Each stage's band, its normal-model false-rejection rate, and the verdicts of the
+    trained runs. With ``runs_file`` (JSON lines) every run's test accuracy is appended as
+    it lands and a run already there is not trained again: an interrupted measurement
+    resumes, several processes (each with its own ``--stages``) can share the work, and
+    runs are judged again when the references, and so the bands, change."""
+    from cifar_course.grading.checks import check_test_accuracy, recompute_test_accuracy
     from cifar_course.references import load_references, reference_band
     from cifar_course.stages import STAGES, get_stage
     from cifar_course.training import prepare_data, train_stage
 
     references = load_references()
-    data = prepare_data(profile) if (train_seeds or wrong_seeds) else None
+    bands = {get_stage(n).name: reference_band(get_stage(n).name, profile, references=references)
+             for n in stages}
+    plan = planned_runs(profile, stages, train_seeds, wrong_seeds, references)
+    data = prepare_data(profile) if plan else None
+    done: dict = {}  # this process's runs (the only record without a runs file)
+    for (recipe, seed), graded_by in plan.items():
+        # Re-read each time: another process may have run it meanwhile.
+        if (recipe, seed) in {**load_accuracies(runs_file, profile), **done}:
+            continue
+        result = train_stage(recipe, profile, seed=seed, data=data, verbose=0)
+        accuracy = recompute_test_accuracy(result.model, data.x_test, data.y_test)
+        for band in graded_by:
+            # The graded cell's own check decides as its band does on this accuracy: what
+            # lets a stored accuracy be judged again against new bands.
+            try:
+                check_test_accuracy(result.model, band, profile, data, references)
+                passed = True
+            except AssertionError:
+                passed = False
+            assert passed == bands[band].contains(accuracy), (band, accuracy)
+        done[(recipe, seed)] = accuracy
+        if runs_file is not None:
+            with open(runs_file, "a") as handle:
+                handle.write(json.dumps({"profile": profile, "recipe": recipe, "seed": seed,
+                                         "signature": recipe_signature(recipe, profile),
+                                         "accuracy": accuracy,
+                                         "train_seconds": round(result.train_seconds, 1)}) + "\n")
+        log(f"{recipe} seed {seed}: accuracy {accuracy:.4f}; "
+            + ", ".join(f"{b} band {'passed' if bands[b].contains(accuracy) else 'REJECTED'}"
+                        for b in graded_by), flush=True)
+    accuracies = {**load_accuracies(runs_file, profile), **done}
     rows = []
     for name in stages:
         stage = get_stage(name)
-        band = reference_band(stage.name, profile, references=references)
+        band = bands[stage.name]
         k = (band.high - band.mean) / band.std if band.std else math.inf
         row = {"stage": stage.name, "band": band, "estimated_frr": normal_tail(k),
-               "measured": [], "wrong": []}
-        used = references["profiles"][profile]["stages"][stage.name]["seeds"]
-        fresh = [s for s in range(max(used) + 1, max(used) + 1 + train_seeds)]
-
-        def graded(recipe, seed):
-            result = train_stage(recipe, profile, seed=seed, data=data, verbose=0)
-            try:
-                check_test_accuracy(result.model, stage.name, profile, data, references)
-                return True, result.test["accuracy"]
-            except AssertionError:
-                return False, result.test["accuracy"]
-
-        for seed in fresh:
-            row["measured"].append(graded(stage, seed))
-            log(f"{stage.name} seed {seed}: correct answer "
-                f"{'passed' if row['measured'][-1][0] else 'REJECTED'} "
-                f"({row['measured'][-1][1]:.4f})", flush=True)
+               "measured": [], "wrong": [], "previous_mean": None}
         if stage.number > 1:
-            without = STAGES[stage.number - 2]
-            for seed in fresh[:wrong_seeds] or range(wrong_seeds):
-                row["wrong"].append(graded(without, seed))
-                log(f"{stage.name} seed {seed}: without its technique "
-                    f"{'passed' if row['wrong'][-1][0] else 'rejected'} "
-                    f"({row['wrong'][-1][1]:.4f})", flush=True)
+            previous = references["profiles"][profile]["stages"].get(STAGES[stage.number - 2].name)
+            row["previous_mean"] = previous["test_accuracy"]["mean"] if previous else None
+        for (recipe, seed), graded_by in plan.items():
+            if stage.name in graded_by and (recipe, seed) in accuracies:
+                accuracy = accuracies[(recipe, seed)]
+                row["measured" if recipe == stage.name else "wrong"].append(
+                    (band.contains(accuracy), accuracy))
         rows.append(row)
     return rows
 
@@ -127,24 +218,34 @@ def markdown(deterministic, seconds, bands, profile: str, command: str) -> str:
         "half-width. With sigma the band's seed spread (the larger of the stage's own and the "
         "profile's pooled standard deviation), a normal model of the seeds puts that "
         "probability at P(|Z| > half-width / sigma). Measured rates count runs on seeds the "
-        "references did not use.",
+        "references did not use: the stage's own recipe on fresh seeds (a correct answer), and "
+        "the previous stage's recipe on the first of them (the stage without its technique). "
+        "The fresh seeds' own spread gives a second estimate: P(outside the band) for a normal "
+        "model with their mean and standard deviation.",
         "",
-        "| stage | band | sigma | estimated false rejection | correct answer rejected "
-        "(measured) | previous stage's mean | without its technique, rejected (measured) |",
-        "|---|---|---|---|---|---|---|",
+        "| stage | band | sigma | estimated false rejection | correct answer: fresh seeds' "
+        "accuracy | rejected (measured) | false rejection, from their spread | previous "
+        "stage's mean | without its technique, rejected (measured) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    means = {row["band"].stage: row["band"].mean for row in bands}
     for row in bands:
         band = row["band"]
         measured = (f"{sum(not ok for ok, _ in row['measured'])} of {len(row['measured'])}"
                     if row["measured"] else "not measured")
+        spread, fresh_frr = "-", "-"
+        if len(row["measured"]) > 1:
+            values = [accuracy for _, accuracy in row["measured"]]
+            mean, std = statistics.mean(values), statistics.stdev(values)
+            spread = f"{mean:.4f} +- {std:.4f}"
+            fresh_frr = f"{outside_probability(mean, std, band.low, band.high):.2%}"
         wrong = (f"{sum(not ok for ok, _ in row['wrong'])} of {len(row['wrong'])}"
                  if row["wrong"] else ("-" if band.stage == "baseline" else "not measured"))
-        previous = list(means)[list(means).index(band.stage) - 1] if band.stage != "baseline" else None
-        inside = ("-" if previous is None or previous not in means else
-                  f"{means[previous]:.4f} ({'inside' if band.contains(means[previous]) else 'outside'})")
+        previous = row["previous_mean"]
+        inside = ("-" if previous is None else
+                  f"{previous:.4f} ({'inside' if band.contains(previous) else 'outside'})")
         lines.append(f"| {band.stage} | [{band.low:.4f}, {band.high:.4f}] | {band.std:.4f} | "
-                     f"{row['estimated_frr']:.2%} | {measured} | {inside} | {wrong} |")
+                     f"{row['estimated_frr']:.2%} | {spread} | {measured} | {fresh_frr} | "
+                     f"{inside} | {wrong} |")
     lines += [
         "",
         "Where the previous stage's mean lies inside a stage's band, a model trained without "
@@ -165,13 +266,24 @@ def main(argv=None) -> int:
                         help="new seeds to train each stage's correct recipe on")
     parser.add_argument("--wrong-seeds", type=int, default=0,
                         help="seeds to train each stage without its technique on")
+    parser.add_argument("--runs", type=Path, default=None,
+                        help="JSON-lines file of the trained runs, appended as they land and "
+                             "read back, so an interrupted measurement resumes (default: "
+                             "grading-power-<profile>.jsonl in the course's cache)")
     parser.add_argument("--out", help="write the markdown table here (else print it)")
     args = parser.parse_args(argv)
     from cifar_course.stages import STAGES
+    from cifar_course.threads import configure_threads
 
+    configure_threads()  # CIFAR_COURSE_THREADS, to share the cores between processes
     deterministic, seconds = deterministic_part()
     stages = args.stages or [s.name for s in STAGES]
-    bands = band_part(args.profile, stages, args.train_seeds, args.wrong_seeds)
+    if args.runs is None:
+        from cifar_course.data.loading import cache_dir
+
+        args.runs = cache_dir() / f"grading-power-{args.profile}.jsonl"
+    args.runs.parent.mkdir(parents=True, exist_ok=True)
+    bands = band_part(args.profile, stages, args.train_seeds, args.wrong_seeds, args.runs)
     command = "python benchmarks/grading_power.py " + " ".join(argv if argv is not None
                                                                else sys.argv[1:])
     text = markdown(deterministic, seconds, bands, args.profile, command.strip())

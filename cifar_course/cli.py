@@ -185,6 +185,14 @@ def long_run_warning(profile: str, runs: int) -> str:
             f"epoch. Ctrl-C stops it safely.")
 
 
+def _seed_list(seeds) -> str:
+    """``0-9`` for a run of consecutive seeds, else the list: ``[0, 2, 5]``."""
+    seeds = sorted(seeds)
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return str(seeds)
+
+
 def cmd_references(args) -> int:
     from .profiles import get_profile
     from .references import load_references
@@ -204,7 +212,8 @@ def cmd_references(args) -> int:
             continue
         prov = entry["provenance"]
         print(f"profile {name}: measured {prov['date'][:10]} on {prov['data']['path']}, seeds "
-              f"{prov['seeds']}, {prov['hardware'].get('gpu') or prov['hardware'].get('cpu_model')}")
+              f"{_seed_list(prov['seeds'])}, "
+              f"{prov['hardware'].get('gpu') or prov['hardware'].get('cpu_model')}")
         print(ablation_table(entry))
     return 0
 

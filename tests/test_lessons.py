@@ -9,6 +9,7 @@ import re
 import nbformat
 import pytest
 
+from benchmark_scripts import load_benchmark
 from notebooks import LESSON_IDS, LESSONS, REPO, SOLUTIONS, execute, graded_cells, nbgrader_meta
 
 nbgrader = pytest.importorskip("nbgrader", reason="the lessons' tests need nbgrader: pip install -e '.[dev]'")
@@ -135,11 +136,7 @@ def test_capstone_in_quick_profile_meets_its_band(real_data, tmp_path, monkeypat
 
 def test_technique_lessons_explain_ask_and_have_the_student_build():
     """Lessons 01-06: at least 600 words, 8 lines the student writes, 2 questions (issue 14)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("lesson_stats", REPO / "benchmarks" / "lesson_stats.py")
-    lesson_stats = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(lesson_stats)
+    lesson_stats = load_benchmark("lesson_stats")
     for lesson in LESSON_IDS[1:7]:
         row = lesson_stats.stats(SOLUTIONS / f"{lesson}.ipynb")
         assert row["words"] >= 600 and row["student lines"] >= 8 and row["questions"] >= 2, row

@@ -6,7 +6,8 @@ from conftest import real_data_path
 
 import cifar_course  # noqa: F401
 from cifar_course.references import (
-    PROTOCOL, MissingReferenceError, load_references, reference_band, shipped_references_path,
+    BAND_STDS, PROTOCOL, MissingReferenceError, load_references, reference_band,
+    shipped_references_path,
 )
 from cifar_course.references.runner import aggregate, run_references
 from cifar_course.stages import STAGES
@@ -17,9 +18,9 @@ def fake_references(std):
         "mean": 0.60, "std": std, "values": [0.6 - std, 0.6, 0.6 + std]}}}}}}
 
 
-def test_band_is_three_std_with_a_floor():
+def test_band_is_four_std_with_a_floor():
     wide = reference_band("baseline", "quick", references=fake_references(0.02))
-    assert (wide.low, wide.high) == pytest.approx((0.54, 0.66))
+    assert (wide.low, wide.high) == pytest.approx((0.52, 0.68))
     narrow = reference_band("baseline", "quick", references=fake_references(0.001))
     assert (narrow.low, narrow.high) == pytest.approx((0.58, 0.62))
     assert narrow.contains(0.6) and not narrow.contains(0.57) and narrow.n_seeds == 3
@@ -32,7 +33,7 @@ def test_band_uses_the_profiles_pooled_spread_when_a_stage_is_lucky():
     band = reference_band("baseline", "quick", references=references)
     pooled = ((0.001 ** 2 + 0.02 ** 2) / 2) ** 0.5
     assert band.std == pytest.approx(pooled)
-    assert (band.low, band.high) == pytest.approx((0.6 - 3 * pooled, 0.6 + 3 * pooled))
+    assert (band.low, band.high) == pytest.approx((0.6 - BAND_STDS * pooled, 0.6 + BAND_STDS * pooled))
 
 
 def test_missing_reference_says_how_to_measure_it():
@@ -151,18 +152,21 @@ def test_references_of_another_protocol_are_not_used(tmp_path):
 GRADE = SHIPPED["profiles"].get("grade")
 
 
-def test_grade_references_cover_every_stage_with_three_seeds():
-    """Autograding compares with these: they must exist for every stage."""
+def test_grade_references_cover_every_stage_with_ten_seeds():
+    """Autograding compares with these: they must exist for every stage, on enough seeds
+    to centre the band (three seeds put two bands' centres 4 points below what 20 fresh
+    seeds measured, and correct answers failed: docs/grading-power.md)."""
     assert GRADE is not None, "run: cifar-course references run --profile grade"
     assert list(GRADE["stages"]) == [s.name for s in STAGES]
     for name, entry in GRADE["stages"].items():
-        assert len(entry["runs"]) >= 3 and len(set(entry["seeds"])) == len(entry["runs"]), name
+        assert len(entry["runs"]) >= 10 and len(set(entry["seeds"])) == len(entry["runs"]), name
 
 
-def test_readme_claim_later_stages_end_below_the_baseline_in_grade():
-    """The README says so of the grade table; this keeps the sentence true."""
-    baseline = GRADE["stages"]["baseline"]["test_accuracy"]["mean"]
-    assert all(entry["test_accuracy"]["mean"] < baseline
+def test_readme_claim_no_stage_moves_past_the_seed_spread_in_grade():
+    """The README says every stage's grade mean lies within one seed standard deviation
+    of the baseline's; this keeps the sentence true."""
+    baseline = GRADE["stages"]["baseline"]["test_accuracy"]
+    assert all(abs(entry["test_accuracy"]["mean"] - baseline["mean"]) < baseline["std"]
                for name, entry in GRADE["stages"].items() if name != "baseline")
 
 
