@@ -128,7 +128,11 @@ def test_an_interrupted_run_resumes_from_its_last_epoch(tmp_path):
     assert (tmp_path / "epochs.csv").read_text().count("\n") == 3  # header and 2 epochs
     summary = _train_resumably(STAGES[0], "smoke", 0, data, tmp_path)
     assert summary["epochs_run"] == 3 and summary["resumed"]
-    assert len(summary["epochs"]["val_loss"]) == 3  # the whole validation curve is kept
+    curve = summary["epochs"]["val_loss"]
+    assert len(curve) == 3  # the whole validation curve is kept
+    # The best epoch is numbered from the run's start, not the last leg's.
+    assert summary["best_epoch"] == 1 + curve.index(min(curve))
+    assert summary["best_val_loss"] == pytest.approx(min(curve), abs=1e-5)
 
 
 def test_readme_states_the_band_rule_the_tool_applies():

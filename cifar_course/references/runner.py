@@ -262,6 +262,13 @@ def _train_resumably(run, profile, seed, data, folder: Path, extra_callbacks=())
         summary["epochs_run"] = len(epochs)
         summary["train_seconds"] = round(sum(float(r.get("epoch_seconds", 0)) for r in epochs), 1)
         summary["resumed"] = len(epochs) > result.epochs_run
+        if all(r.get("val_loss") for r in epochs):
+            # The best epoch of the whole run, numbered from its start (the last leg's
+            # history numbers its own epochs from 1).
+            from ..training import best_epoch
+
+            summary["best_epoch"], summary["best_val_loss"] = best_epoch(
+                {"val_loss": [float(r["val_loss"]) for r in epochs]})
         # The validation curve, kept: recipes are tuned on it (never on the test set).
         summary["epochs"] = {key: [round(float(r[key]), 5) for r in epochs]
                              for key in EPOCH_FIELDS if all(r.get(key) for r in epochs)}
