@@ -65,6 +65,7 @@ def build_augmentation(
     horizontal_flip: bool = True,
     erasing: bool = True,
     seed: int | None = None,
+    erasing_probability: float | None = None,
 ) -> keras.Sequential:
     """The augmentation block of the recipe, for images in [0, 255].
 
@@ -73,6 +74,10 @@ def build_augmentation(
     keras' default fill is ``normal() * 255`` (values up to +-765 here), while
     the reference's torchvision ``RandomErasing(value=0)`` after normalisation
     fills with the mean colour.
+
+    ``erasing_probability`` is the share of images erased. ``None`` keeps keras'
+    default ``factor=1.0``, which draws each image's threshold from U(0, 1) and
+    so erases half of them; a number p passes ``factor=(p, p)``.
     """
     # One seed per layer: layers sharing a seed would draw correlated numbers.
     seeds = [None if seed is None else seed + offset for offset in range(3)]
@@ -82,6 +87,8 @@ def build_augmentation(
     if horizontal_flip:
         steps.append(layers.RandomFlip("horizontal", seed=seeds[1], name="random_flip"))
     if erasing:
+        strength = {} if erasing_probability is None else {
+            "factor": (erasing_probability, erasing_probability)}
         steps.append(layers.RandomErasing(value_range=(0, 255), fill_value=list(CIFAR10_MEAN),
-                                           seed=seeds[2], name="random_erasing"))
+                                           seed=seeds[2], name="random_erasing", **strength))
     return keras.Sequential(steps, name="augmentation")

@@ -70,13 +70,18 @@ def build_baseline_cnn(
     return keras.Model(inputs, outputs, name=name)
 
 
-def build_stage_model(config, seed: int | None = None) -> keras.Model:
-    """Build the model a stage's ``ModelConfig`` describes."""
+def build_stage_model(config, seed: int | None = None,
+                      erasing_probability: float | None = None) -> keras.Model:
+    """Build the model a stage's ``ModelConfig`` describes.
+
+    ``erasing_probability`` is a profile's strength for random erasing (``None``:
+    ``build_augmentation``'s default); the stage says whether it erases at all.
+    """
     augmentation = None
     if config.augment:
         augmentation = build_augmentation(
             crop_padding=config.crop_padding, horizontal_flip=True,
-            erasing=config.random_erasing, seed=seed,
+            erasing=config.random_erasing, seed=seed, erasing_probability=erasing_probability,
         )
     return build_baseline_cnn(config.widths, augmentation=augmentation,
                               dropout=config.dropout, l2=config.l2)

@@ -39,6 +39,10 @@ class Profile:
     # Extra JPEG round trips (quality 75) applied to every image after loading:
     # what one more lossy round trip costs (profile speedrun-rejpeg, docs/speedrun.md).
     jpeg_round_trips: int = 0
+    # The share of training images random erasing erases, in stages that erase
+    # (None: keras' default, half of them). An augmentation strength, which the
+    # full profile's tuning chooses on validation (docs/tuning-full.md).
+    erasing_probability: float | None = None
     description: str = ""
 
 

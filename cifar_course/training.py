@@ -153,7 +153,8 @@ def compile_stage_model(stage: Stage, profile: Profile, seed: int, *, model=None
     """
     if model is None:
         keras.utils.set_random_seed(seed)  # before building: fixes init, dropout, augmentation
-        model = build_stage_model(stage.model, seed=seed)
+        model = build_stage_model(stage.model, seed=seed,
+                                  erasing_probability=profile.erasing_probability)
     model.compile(optimizer=optimizer if optimizer is not None else build_optimizer(stage, profile),
                   loss=loss if loss is not None else build_loss(stage), metrics=["accuracy"])
     return model

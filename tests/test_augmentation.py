@@ -63,6 +63,15 @@ def test_erasing_fills_with_the_mean_colour_inside_the_pixel_range():
     assert np.allclose(erased, CIFAR10_MEAN)
 
 
+@pytest.mark.parametrize("probability, expected", [(None, 0.5), (0.25, 0.25), (0.0, 0.0)])
+def test_erasing_probability_is_the_share_of_images_erased(probability, expected):
+    flat = np.full((800, 32, 32, 3), 10.0, dtype="float32")
+    erase = build_augmentation(crop_padding=0, horizontal_flip=False, seed=4,
+                               erasing_probability=probability)
+    erased = (numpy(erase(flat, training=True)) != 10.0).any(axis=(1, 2, 3)).mean()
+    assert abs(erased - expected) < 0.06, f"{erased:.3f} of the images erased, not {expected}"
+
+
 def test_same_seed_same_augmentation():
     batch = images()
     a = numpy(build_augmentation(seed=5)(batch, training=True))

@@ -73,3 +73,20 @@ def test_synthetic_images_and_one_hot():
     assert x.shape == (50, 32, 32, 3) and x.dtype == np.uint8 and y.shape == (50, 1)
     encoded = one_hot(y)
     assert encoded.shape == (50, 10) and np.array_equal(encoded.argmax(1), y.ravel())
+
+
+def test_a_profile_sets_the_erasing_strength_of_the_stages_that_erase():
+    from dataclasses import replace
+
+    from cifar_course.stages import get_stage
+    from cifar_course.training import compile_stage_model
+
+    def erasing_factor(profile, stage):
+        model = compile_stage_model(get_stage(stage), profile, seed=0)
+        erasers = [l for l in model.get_layer("augmentation").layers
+                   if isinstance(l, keras.layers.RandomErasing)]
+        return [tuple(l.get_config()["factor"]) for l in erasers]
+
+    lighter = replace(PROFILES["smoke"], erasing_probability=0.25)
+    assert erasing_factor(lighter, "callbacks") == [(0.25, 0.25)]
+    assert erasing_factor(PROFILES["smoke"], "callbacks") != [(0.25, 0.25)]
