@@ -29,6 +29,7 @@ between processes, one core each:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import statistics
@@ -87,6 +88,7 @@ def planned_runs(profile: str, stages, train_seeds: int, wrong_seeds: int, refer
     return plan
 
 
+@functools.cache  # a recipe's definition does not change while the script runs
 def recipe_signature(recipe: str, profile: str) -> str:
     """What a trained run depends on besides its seed: the stage's recipe and the profile's
     settings (a changed recipe is trained again)."""
@@ -105,18 +107,14 @@ def recipe_signature(recipe: str, profile: str) -> str:
 def load_accuracies(path: Path | None, profile: str) -> dict:
     """{(recipe, seed): test accuracy} of the runs in a runs file trained under the
     recipe's current definition."""
-    accuracies, signatures = {}, {}
+    accuracies = {}
     if path is None or not path.exists():
         return accuracies
     for line in path.read_text().splitlines():
         if not line.strip():
             continue
         run = json.loads(line)
-        if run["profile"] != profile:
-            continue
-        if run["recipe"] not in signatures:
-            signatures[run["recipe"]] = recipe_signature(run["recipe"], profile)
-        if run["signature"] == signatures[run["recipe"]]:
+        if run["profile"] == profile and run["signature"] == recipe_signature(run["recipe"], profile):
             accuracies[(run["recipe"], run["seed"])] = run["accuracy"]
     return accuracies
 

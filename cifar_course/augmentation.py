@@ -87,8 +87,8 @@ def build_augmentation(
     if horizontal_flip:
         steps.append(layers.RandomFlip("horizontal", seed=seeds[1], name="random_flip"))
     if erasing:
-        strength = {} if erasing_probability is None else {
-            "factor": (erasing_probability, erasing_probability)}
-        steps.append(layers.RandomErasing(value_range=(0, 255), fill_value=list(CIFAR10_MEAN),
-                                           seed=seeds[2], name="random_erasing", **strength))
+        factor = 1.0 if erasing_probability is None else (erasing_probability,) * 2
+        steps.append(layers.RandomErasing(factor=factor, value_range=(0, 255),
+                                           fill_value=list(CIFAR10_MEAN),
+                                           seed=seeds[2], name="random_erasing"))
     return keras.Sequential(steps, name="augmentation")

@@ -1,6 +1,7 @@
 """Training end to end on synthetic images (the smoke profile)."""
 
 import json
+from dataclasses import replace
 
 import keras
 import numpy as np
@@ -8,7 +9,9 @@ import pytest
 
 import cifar_course  # noqa: F401
 from cifar_course.profiles import PROFILES, Profile
-from cifar_course.training import best_epoch, one_hot, prepare_data, synthetic_cifar, train_stage
+from cifar_course.stages import get_stage
+from cifar_course.training import (best_epoch, compile_stage_model, one_hot, prepare_data,
+                                     synthetic_cifar, train_stage)
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +79,6 @@ def test_synthetic_images_and_one_hot():
 
 
 def test_a_profile_sets_the_erasing_strength_of_the_stages_that_erase():
-    from dataclasses import replace
-
-    from cifar_course.stages import get_stage
-    from cifar_course.training import compile_stage_model
-
     def erasing_factor(profile, stage):
         model = compile_stage_model(get_stage(stage), profile, seed=0)
         erasers = [l for l in model.get_layer("augmentation").layers
