@@ -1,8 +1,9 @@
 """The full profile's tuning trials, chosen on validation: docs/tuning-full.md.
 
 A trial is one setting of what the stages leave free (learning rate, batch size,
-plateau settings, the share of images random erasing erases), run by the reference runner into a copy of references.json,
-so that the package's references change only once a setting is chosen:
+plateau settings, the share of images random erasing erases), run by the reference
+runner into a copy of references.json, so that the package's references change only
+once a setting is chosen:
 
     cifar-course references run --profile full --stages callbacks --seeds 0 \\
         --output /tmp/trial.json          # with the trial's settings in profiles.py

@@ -31,6 +31,8 @@ class Profile:
     # many epochs, which keras' default (1e-4) counts as progress: the learning
     # rate then never drops inside 40 epochs (seen in the first full run).
     reduce_lr_min_delta: float = 1e-4
+    # What ReduceLROnPlateau multiplies the learning rate by at each drop.
+    reduce_lr_factor: float = 0.2
     synthetic: bool = False  # smoke only: random images, never a reference
     # What the profile trains: "stages" (the recipe of stages.py, lessons 01-08) or
     # "speedrun" (lesson 09; its learning rate is SGD's per 1,024 examples, and

@@ -31,7 +31,6 @@ class OptimizerConfig:
 @dataclass(frozen=True)
 class CallbackConfig:
     enabled: bool = False
-    reduce_lr_factor: float = 0.2
     early_stopping_patience: int = 5
 
 

@@ -129,7 +129,7 @@ def build_callbacks(stage: Stage, profile: Profile, out_dir: Path | None) -> lis
         return []
     config = stage.callbacks
     callbacks = [
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=config.reduce_lr_factor,
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=profile.reduce_lr_factor,
                                           patience=profile.reduce_lr_patience,
                                           min_delta=profile.reduce_lr_min_delta, min_lr=1e-5),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.early_stopping_patience,

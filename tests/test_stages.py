@@ -67,3 +67,14 @@ def test_profiles(monkeypatch):
     assert get_profile().name == ("full" if torch.cuda.is_available() else "quick")
     with pytest.raises(ValueError, match="smoke, grade, quick, full"):
         get_profile("huge")
+
+
+def test_lesson_profiles_leave_the_settings_lessons_fix_at_their_defaults():
+    # Lessons 03-08 build the recipe with keras' random-erasing strength and a
+    # plateau factor of 0.2, and are graded against the references of their
+    # profile. A profile that changes either must first be passed through the
+    # lessons, or every stage after augmentation is graded against another model.
+    for profile in PROFILES.values():
+        if profile.recipe == "stages":
+            assert profile.erasing_probability is None, profile.name
+            assert profile.reduce_lr_factor == 0.2, profile.name
