@@ -200,6 +200,10 @@ def test_changed_source_is_decoded_again(tmp_path, monkeypatch):
     write_image_folder(tmp_path / "tree", seed=1)
     tar_folder(folder, archive)
     assert not np.array_equal(first, load_cifar10(archive)[0][0])
+    # The old copy's cache is gone; another source's stays.
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
+    load_cifar10(write_image_folder(tmp_path / "other", seed=2))
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 2
 
 
 def test_train_val_split_is_stratified_and_deterministic():

@@ -104,6 +104,22 @@ def _store_cached(file: Path, arrays: Arrays, info: SourceInfo) -> None:
     meta_tmp = file.with_name(file.stem + f".{os.getpid()}.tmp.json")
     meta_tmp.write_text(json.dumps(asdict(info), indent=1))
     meta_tmp.replace(file.with_suffix(".json"))
+    _remove_stale_caches(file, info.path)
+
+
+def _remove_stale_caches(kept: Path, path: str) -> None:
+    # A source copied again (a new mtime) gets a new cache: drop the old ones of the
+    # same path, or every fresh copy would leave another 180 MB behind.
+    for meta_file in kept.parent.glob("cifar10-*.json"):
+        if meta_file.stem == kept.stem:
+            continue
+        try:
+            stale = json.loads(meta_file.read_text()).get("path") == path
+        except (OSError, ValueError):
+            continue
+        if stale:
+            meta_file.with_suffix(".npz").unlink(missing_ok=True)
+            meta_file.unlink(missing_ok=True)
 
 
 def load_cifar10_with_info(
