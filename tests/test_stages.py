@@ -1,5 +1,7 @@
 """The recipe table: the reference order, one change per stage."""
 
+from dataclasses import replace
+
 import keras
 import pytest
 
@@ -50,6 +52,12 @@ def test_callbacks_stage_callbacks(tmp_path):
     stop = callbacks["EarlyStopping"]
     assert stop.monitor == "val_loss" and stop.patience == 5 and stop.restore_best_weights
     assert callbacks["ReduceLROnPlateau"].monitor == "val_loss"
+    assert callbacks["ReduceLROnPlateau"].factor == 0.2
+    # How far each drop goes is the profile's to set, like its patience and min_delta.
+    gentler = replace(profile, reduce_lr_factor=0.5)
+    [plateau] = [c for c in build_callbacks(get_stage("callbacks"), gentler, tmp_path)
+                 if isinstance(c, keras.callbacks.ReduceLROnPlateau)]
+    assert plateau.factor == 0.5
 
 
 def test_profiles(monkeypatch):

@@ -10,8 +10,8 @@ import pytest
 import cifar_course  # noqa: F401
 from cifar_course.profiles import PROFILES, Profile
 from cifar_course.stages import get_stage
-from cifar_course.training import (best_epoch, build_callbacks, compile_stage_model, one_hot,
-                                     prepare_data, synthetic_cifar, train_stage)
+from cifar_course.training import (best_epoch, compile_stage_model, one_hot, prepare_data,
+                                     synthetic_cifar, train_stage)
 
 
 @pytest.fixture(scope="module")
@@ -88,14 +88,3 @@ def test_a_profile_sets_the_erasing_strength_of_the_stages_that_erase():
     lighter = replace(PROFILES["smoke"], erasing_probability=0.25)
     assert erasing_factor(lighter, "callbacks") == [(0.25, 0.25)]
     assert erasing_factor(PROFILES["smoke"], "callbacks") != [(0.25, 0.25)]
-
-
-def test_a_profile_sets_how_far_each_plateau_drop_goes():
-    def plateau_factor(profile):
-        callbacks = build_callbacks(get_stage("callbacks"), profile, out_dir=None)
-        [plateau] = [c for c in callbacks if isinstance(c, keras.callbacks.ReduceLROnPlateau)]
-        return plateau.factor
-
-    assert plateau_factor(PROFILES["smoke"]) == 0.2
-    assert plateau_factor(replace(PROFILES["smoke"], reduce_lr_factor=0.5)) == 0.5
-    assert build_callbacks(get_stage("adamw"), PROFILES["smoke"], out_dir=None) == []
