@@ -77,12 +77,21 @@ def test_adamw_check_tells_decoupled_decay_from_l2():
         checks.check_adamw(keras.optimizers.AdamW(1e-3, weight_decay=0.004))
 
 
+@pytest.mark.parametrize("probability", [None, 0.25])
+def test_erasing_share_check_accepts_the_course_augmentation(probability):
+    augmentation = build_augmentation(seed=0, erasing_probability=probability)
+    checks.check_erasing_share(augmentation, probability)
+    # Inside a model too (lessons 03 and 08 hand over the whole network).
+    checks.check_erasing_share(build_baseline_cnn(augmentation=augmentation), probability)
+
+
 def test_callbacks_check(tmp_path):
     good = [keras.callbacks.ReduceLROnPlateau(patience=2),
             keras.callbacks.EarlyStopping(patience=5, restore_best_weights=True),
             keras.callbacks.ModelCheckpoint(str(tmp_path / "b.keras"), save_best_only=True),
             keras.callbacks.CSVLogger(str(tmp_path / "h.csv"))]
     checks.check_callbacks(good)
+    checks.check_callbacks(good, factor=0.1)  # keras' default factor, when it is the one asked for
     late = [keras.callbacks.ReduceLROnPlateau(patience=6)] + good[1:]
     with pytest.raises(AssertionError, match="below EarlyStopping"):
         checks.check_callbacks(late)

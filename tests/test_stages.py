@@ -1,6 +1,9 @@
 """The recipe table: the reference order, one change per stage."""
 
+import ast
+import re
 from dataclasses import replace
+from pathlib import Path
 
 import keras
 import pytest
@@ -9,6 +12,8 @@ import cifar_course  # noqa: F401
 from cifar_course.profiles import PROFILES, get_profile
 from cifar_course.stages import STAGES, get_stage, stage_changes
 from cifar_course.training import build_callbacks, build_loss, build_optimizer
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_order_is_the_reference_projects():
@@ -77,12 +82,53 @@ def test_profiles(monkeypatch):
         get_profile("huge")
 
 
-def test_lesson_profiles_leave_the_settings_lessons_fix_at_their_defaults():
-    # Lessons 03-08 build the recipe with keras' random-erasing strength and a
-    # plateau factor of 0.2, and are graded against the references of their
-    # profile. A profile that changes either must first be passed through the
-    # lessons, or every stage after augmentation is graded against another model.
-    for profile in PROFILES.values():
-        if profile.recipe == "stages":
-            assert profile.erasing_probability is None, profile.name
-            assert profile.reduce_lr_factor == 0.2, profile.name
+def _calls_building_the_lessons_recipe(source: str):
+    """The calls in ``source`` (hidden tests removed) that build what a lesson trains: its
+    augmentation, model or callbacks; those handed straight to a check are inputs of the check."""
+    import ast
+
+    source = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", source, flags=re.S)
+    tree = ast.parse(source)
+    inside_checks = {id(inner) for node in ast.walk(tree)
+                     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                     and getattr(node.func.value, "id", None) == "checks"
+                     for inner in ast.walk(node)}
+    return [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and getattr(node.func, "id", None) in BUILDERS and id(node) not in inside_checks]
+
+
+# What a lesson builds, and the profile setting each call must pass on.
+BUILDERS = {"build_augmentation": "erasing_probability",
+            "build_regularized_model": "erasing_probability",
+            "make_callbacks": "reduce_lr_factor"}
+
+
+def test_lessons_pass_the_profiles_augmentation_strength_and_plateau_factor():
+    # A profile may set random erasing's share and the plateau factor (the full profile's
+    # tuning did), and every lesson is graded against its profile's references: a lesson
+    # that builds its model or callbacks without them trains another recipe.
+    import nbformat
+
+    from cifar_course.grading.lessons import nbgrader_metadata
+
+    checked = 0
+    for path in sorted((REPO / "solutions").glob("0[2-8]_*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code" or nbgrader_metadata(cell).get("grade"):
+                continue
+            for call in _calls_building_the_lessons_recipe(cell.source):
+                setting = BUILDERS[call.func.id]
+                assert any(setting in ast.unparse(arg) for arg in call.args + call.keywords), (
+                    f"{path.name}: {ast.unparse(call)} does not pass lesson.profile.{setting}")
+                checked += 1
+    assert checked >= 8, checked
+
+
+def test_a_lesson_call_without_the_profiles_settings_is_caught():
+    source = ("model = build_baseline_cnn(augmentation=build_augmentation(seed=lesson.seed))\n"
+              "checks.check_augmentation_behaviour(build_augmentation(seed=1), images)\n"
+              "cb = make_callbacks(folder, 2, 1e-4, lesson.profile.reduce_lr_factor)\n")
+    calls = _calls_building_the_lessons_recipe(source)
+    assert sorted(ast.unparse(c) for c in calls) == [
+        "build_augmentation(seed=lesson.seed)",
+        "make_callbacks(folder, 2, 0.0001, lesson.profile.reduce_lr_factor)"]

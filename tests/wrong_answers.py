@@ -153,13 +153,13 @@ def _augmentation_keras_crop():
                              layers.RandomErasing(value_range=(0, 255))], name="augmentation")
 
 
-def _augmentation(flip="horizontal", value_range=(0, 255)):
-    """The lesson's pipeline, with the flip mode or the erasing's value range given."""
+def _augmentation(flip="horizontal", value_range=(0, 255), erasing_factor=1.0):
+    """The lesson's pipeline, with the flip mode, the erasing's value range or its factor given."""
     from cifar_course.augmentation import RandomCropWithPadding
 
     layers = _keras().layers
     return _keras().Sequential([RandomCropWithPadding(4), layers.RandomFlip(flip),
-                                layers.RandomErasing(value_range=value_range)],
+                                layers.RandomErasing(factor=erasing_factor, value_range=value_range)],
                                name="augmentation")
 
 
@@ -328,10 +328,10 @@ def _plateau(mistake):
 
 
 def _callbacks(monitor="val_loss", restore=True, plateau_patience=2, stop_patience=5,
-               best_only=True, missing=None):
+               best_only=True, missing=None, factor=0.2):
     keras = _keras()
     callbacks = {
-        "ReduceLROnPlateau": keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.2,
+        "ReduceLROnPlateau": keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=factor,
                                                                 patience=plateau_patience),
         "EarlyStopping": keras.callbacks.EarlyStopping(monitor=monitor, patience=stop_patience,
                                                        restore_best_weights=restore),
@@ -521,6 +521,12 @@ CATALOGUE = [
      lambda: {"augmentation": _augmentation(value_range=(0, 1))}),
     ("02_data_augmentation", "vertical flips too", "check_augmentation_structure",
      lambda: {"augmentation": _augmentation(flip="horizontal_and_vertical")}),
+    ("02_data_augmentation", "the profile's erasing share ignored (keras' default kept)",
+     "check_erasing_share",
+     lambda: {"augmentation": _augmentation(), "erasing_probability": 0.25}),
+    ("02_data_augmentation", "factor=p given to RandomErasing (erases p/2, not p)",
+     "check_erasing_share",
+     lambda: {"augmentation": _augmentation(erasing_factor=0.25), "erasing_probability": 0.25}),
 
     ("03_dropout_weight_decay", "survivors not rescaled", "check_inverted_dropout",
      lambda: {"inverted_dropout": _dropout_not_rescaled}),
@@ -597,6 +603,8 @@ CATALOGUE = [
      lambda: {"callbacks": _callbacks(missing="EarlyStopping")}),
     ("06_callbacks", "checkpoint of every epoch, not the best", "check_callbacks",
      lambda: {"callbacks": _callbacks(best_only=False)}),
+    ("06_callbacks", "the plateau factor fixed at 0.2, not the one given", "check_callbacks",
+     lambda: {"callbacks": _callbacks(factor=0.2), "patience": 5, "factor": 0.5}),
 
     ("07_evaluation", "confusion matrix transposed", "check_confusion_matrix",
      lambda: {"confusion_matrix": lambda l, p, n: _confusion(l, p, n, transpose=True)}),

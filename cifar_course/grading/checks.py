@@ -276,6 +276,27 @@ def check_augmentation_structure(augmentation, padding: int = 4):
         f"RandomErasing value_range is {erasers[0].value_range}: the images are 0-255 here")
 
 
+def check_erasing_share(augmentation, erasing_probability: float | None):
+    """Its ``RandomErasing`` (in ``augmentation``, or in a model's augmentation block) erases
+    a share ``erasing_probability`` of the images (``None``: keras' default, half of them),
+    measured on 800 flat images."""
+    def erasers_in(layer):
+        if isinstance(layer, keras.layers.RandomErasing):
+            return [layer]
+        return [found for inner in getattr(layer, "layers", []) for found in erasers_in(inner)]
+
+    erasers = erasers_in(augmentation)
+    assert erasers, "no RandomErasing layer"
+    expected = 0.5 if erasing_probability is None else erasing_probability
+    flat = np.full((800, 32, 32, 3), 10.0, dtype="float32")
+    erased = to_numpy(erasers[0](flat, training=True))
+    share = float((erased != 10.0).any(axis=(1, 2, 3)).mean())
+    assert abs(share - expected) < 0.06, (
+        f"built with erasing_probability={erasing_probability}, RandomErasing erased "
+        f"{share:.0%} of 800 images, want {expected:.0%}. Hint: RandomErasing(factor=(p, p)) "
+        f"erases a share p; its default factor=1.0 erases half")
+
+
 def check_augmentation_behaviour(augmentation, images: np.ndarray):
     """Training changes pixels, inference does not; both keep the shape."""
     images = to_numpy(images[:32]).astype("float32")
@@ -494,8 +515,9 @@ def describe_callbacks(callbacks) -> list[dict]:
             for c in callbacks]
 
 
-def check_callbacks(callbacks, patience: int = 5):
-    """ReduceLROnPlateau, EarlyStopping (patience 5, best weights), checkpoint, CSV log."""
+def check_callbacks(callbacks, patience: int = 5, factor: float | None = None):
+    """ReduceLROnPlateau (its ``factor``, if given), EarlyStopping (patience 5, best weights),
+    checkpoint, CSV log."""
     described = [c if isinstance(c, dict) else describe_callbacks([c])[0] for c in callbacks]
     kinds = {c["class"]: c for c in described}
     for needed in ("ReduceLROnPlateau", "EarlyStopping", "ModelCheckpoint", "CSVLogger"):
@@ -505,6 +527,9 @@ def check_callbacks(callbacks, patience: int = 5):
         assert monitor == "val_loss", f"{name} monitors {monitor!r}: monitor 'val_loss'"
     reduce, stop, checkpoint = kinds["ReduceLROnPlateau"], kinds["EarlyStopping"], kinds["ModelCheckpoint"]
     assert 0 < reduce["factor"] < 1, f"ReduceLROnPlateau factor {reduce['factor']} must lie in (0, 1)"
+    if factor is not None:
+        assert abs(reduce["factor"] - factor) < 1e-12, (
+            f"ReduceLROnPlateau factor {reduce['factor']}, want {factor}: pass the factor you are given")
     assert stop["patience"] == patience, f"EarlyStopping patience {stop['patience']}, want {patience}"
     assert stop["restore_best_weights"], "EarlyStopping must restore the best weights"
     assert reduce["patience"] < stop["patience"], (
