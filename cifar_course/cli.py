@@ -196,14 +196,23 @@ def _seed_list(seeds) -> str:
 def cmd_references(args) -> int:
     from .profiles import get_profile
     from .references import load_references
-    from .references.runner import ablation_table, run_names, run_references
+    from .references.runner import (ablation_table, merge_references, run_names, run_references,
+                                    table_markdown)
 
-    if args.action == "run":
+    if args.action == "merge":
+        if not args.files:
+            raise SystemExit("error: references merge needs the references files to merge, "
+                             "for example: cifar-course references merge a.json b.json")
+        references = merge_references(args.files, output=args.output)
+        if args.table and args.profile in references["profiles"]:
+            Path(args.table).write_text(table_markdown(args.profile,
+                                                       references["profiles"][args.profile]))
+    elif args.action == "run":
         runs = len(run_names(get_profile(args.profile), args.stages)) * len(args.seeds)
         print(long_run_warning(args.profile, runs), flush=True)
         run_references(args.profile, seeds=args.seeds, stages=args.stages, source=args.source,
                        output=args.output, table=args.table, force=args.force)
-    references = load_references(args.output if args.action == "run" else None)
+    references = load_references(args.output if args.action in ("run", "merge") else None)
     profiles = [args.profile] if args.profile else sorted(references["profiles"])
     for name in profiles:
         entry = references["profiles"].get(name)
@@ -364,12 +373,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_threads(evaluate)
 
     references = _command(
-        commands, "references", "measure (run) or print (show) the reference metrics",
+        commands, "references", "measure (run), print (show) or merge the reference metrics",
         "run trains every stage x seed of a profile on real data and merges each run into the\n"
         "package's references.json as it lands. It takes long: about 1 min a run in grade, 4 in "
         "quick\nand 40-90 in full on a 2-core CPU. It skips runs already measured and resumes "
-        "an\ninterrupted one, so it can be stopped and started again.", cmd_references)
-    references.add_argument("action", choices=["run", "show"], help="run: measure; show: print")
+        "an\ninterrupted one, so it can be stopped and started again. merge adds the runs of "
+        "other\nreferences files (runners started in parallel, each with its own --output, or "
+        "on another\nmachine) to the package's, or to --output.", cmd_references)
+    references.add_argument("action", choices=["run", "show", "merge"],
+                            help="run: measure; show: print; merge: add the runs of FILES")
+    references.add_argument("files", nargs="*", metavar="FILES",
+                            help="merge: the references files whose runs to add")
     references.add_argument("--profile", choices=[p for p in PROFILES if not PROFILES[p].synthetic],
                             help="which profile (run: required; show: default all)")
     references.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],

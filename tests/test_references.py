@@ -1,5 +1,6 @@
 """Reference bands, and the honesty of the shipped references file."""
 
+import json
 import keras
 import pytest
 from conftest import real_data_path
@@ -266,3 +267,67 @@ def test_the_shipped_speedrun_ablation_measures_every_variant_as_defined_now():
             assert run.get("recipe_changes", {}) == _recipe_changes(profile, name), name
     printed = speedrun_ablation()
     assert all(f"| {name} |" in printed for name in stages)
+
+
+def _runner_output(profile: str, seeds, accuracy: float, settings=None) -> dict:
+    """A references file as a runner writes it, with runs of ``seeds`` of the final stage."""
+    from cifar_course.profiles import get_profile
+    from cifar_course.references import PROTOCOL
+    from cifar_course.references.runner import profile_settings
+
+    settings = settings or json.loads(json.dumps(profile_settings(get_profile(profile))))
+    runs = [{"stage": "callbacks", "profile": profile, "seed": seed, "test_accuracy": accuracy,
+             "date": f"2026-12-0{seed + 1}T00:00:00+00:00", "hardware": {"cpu_count": 2},
+             "versions": {"keras": "3.15.1", "torch": "2.14.1"}} for seed in seeds]
+    data = {"kind": "imagefolder", "path": "cifar10-jpeg.tar.gz", "sha256": "ab" * 32,
+            "n_train": 1000, "n_val": 500, "n_test": 2000}
+    return {"profiles": {profile: {
+        "signature": {"protocol": PROTOCOL, "data_sha256": "ab" * 32, "profile": settings},
+        "stages": {"callbacks": {"runs": runs}}, "provenance": {"data": data}}}}
+
+
+def test_merge_joins_runs_made_in_parallel(tmp_path):
+    from cifar_course.references.runner import merge_references
+
+    for name, seeds, accuracy in (("a", [0], 0.40), ("b", [1, 2], 0.43), ("c", [2], 0.45)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(_runner_output("grade", seeds, accuracy)))
+    output = tmp_path / "references.json"
+    merge_references([tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"], output,
+                     log=lambda *a, **k: None)
+    entry = load_references(output)["profiles"]["grade"]
+    final = entry["stages"]["callbacks"]
+    assert final["seeds"] == [0, 1, 2]
+    assert final["test_accuracy"]["values"] == [0.40, 0.43, 0.45]  # seed 2's later run won
+    assert entry["provenance"]["seeds"] == [0, 1, 2]
+    assert entry["provenance"]["data"]["n_train"] == 1000
+
+
+def test_merge_refuses_runs_of_other_settings_or_data(tmp_path):
+    from cifar_course.references.runner import merge_references
+
+    other = _runner_output("grade", [0], 0.4)
+    other["profiles"]["grade"]["signature"]["profile"]["learning_rate"] = 0.5
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    with pytest.raises(ValueError, match="other settings"):
+        merge_references([tmp_path / "other.json"], tmp_path / "references.json")
+    assert not (tmp_path / "references.json").exists()
+    # Nor does it mix data: runs on another copy would silently replace the entry.
+    (tmp_path / "ours.json").write_text(json.dumps(_runner_output("grade", [0], 0.4)))
+    merge_references([tmp_path / "ours.json"], tmp_path / "references.json", log=lambda *a, **k: None)
+    theirs = _runner_output("grade", [1], 0.4)
+    theirs["profiles"]["grade"]["signature"]["data_sha256"] = "cd" * 32
+    (tmp_path / "theirs.json").write_text(json.dumps(theirs))
+    with pytest.raises(ValueError, match="other data"):
+        merge_references([tmp_path / "theirs.json"], tmp_path / "references.json")
+
+
+def test_merge_command_writes_the_table(tmp_path, capsys):
+    from cifar_course.cli import main
+
+    (tmp_path / "a.json").write_text(json.dumps(_runner_output("grade", [0, 1], 0.42)))
+    table = tmp_path / "ablation.md"
+    assert main(["references", "merge", str(tmp_path / "a.json"), "--output",
+                 str(tmp_path / "r.json"), "--profile", "grade", "--table", str(table)]) == 0
+    assert "| 6 | callbacks | 2 | 42.00 +- 0.00 |" in table.read_text()
+    with pytest.raises(SystemExit, match="files to merge"):
+        main(["references", "merge", "--output", str(tmp_path / "r.json")])

@@ -139,6 +139,7 @@ def table_markdown(profile_name: str, entry: dict) -> str:
                               f"{hw.get('torch_threads')} torch threads)"
     return (f"# Ablation, profile `{profile_name}`\n\n"
             f"Written by `cifar-course references run --profile {profile_name} --table ...` "
+            f"(or `references merge`) "
             f"from `references.json`. Protocol: {prov['protocol']} "
             f"([measurement-protocol.md](measurement-protocol.md)). Data: {prov['data']['path']} "
             f"(sha256 {str(prov['data']['sha256'])[:12]}...; {prov['data']['n_train']:,} train, "
@@ -199,11 +200,13 @@ def backup_folder(profile, run_name: str, seed: int, signature: dict) -> Path:
     return backup_root() / profile.name / f"{run_name}-seed{seed}-{settings}"
 
 
-def _run_signature(profile, data) -> dict:
+def _run_signature(profile, data_sha256: str | None = None) -> dict:
     """What must match for a recorded run to count: protocol, profile settings, data
-    (and the speedrun's hyper-parameters), as JSON stores it (tuples become lists)."""
-    signature = {"protocol": PROTOCOL, "data_sha256": data.source.sha256,
-                 "profile": profile_settings(profile)}
+    (and the speedrun's hyper-parameters), as JSON stores it (tuples become lists).
+    Without ``data_sha256``: all but the data."""
+    signature = {"protocol": PROTOCOL, "profile": profile_settings(profile)}
+    if data_sha256 is not None:
+        signature["data_sha256"] = data_sha256
     if profile.recipe == "speedrun":
         from ..speedrun import SPEEDRUN
 
@@ -311,7 +314,7 @@ def run_references(profile_name: str, seeds=(0, 1, 2), stages=None, source=None,
     names = run_names(profile, stages)
     output = Path(output) if output else shipped_references_path()
     data = prepare_data(profile, source)
-    signature = _run_signature(profile, data)
+    signature = _run_signature(profile, data.source.sha256)
     with _locked(output):
         for name in names:
             changes = _recipe_changes(profile, name)
@@ -331,7 +334,7 @@ def run_references(profile_name: str, seeds=(0, 1, 2), stages=None, source=None,
                 # Re-read: nothing else writes under the lock, but keep the merge local.
                 references = load_references(output) if output.exists() else {"profiles": {}}
                 entry = _profile_entry(references, profile.name, signature)
-                _merge_run(entry, name, summary, data, seeds)
+                _merge_run(entry, name, summary, _data_provenance(data))
                 _write_atomically(output, json.dumps(references, indent=1) + "\n")
                 shutil.rmtree(folder, ignore_errors=True)
                 log(f"{name} seed {seed}: test accuracy {summary['test_accuracy']:.4f}, "
@@ -355,19 +358,66 @@ def _profile_entry(references: dict, profile: str, signature: dict) -> dict:
     return entry
 
 
-def _merge_run(entry: dict, stage: str, summary: dict, data, seeds) -> None:
+def merge_references(sources, output: str | Path | None = None, log=print) -> dict:
+    """Merge the runs of other references files into ``output`` (default: the package's).
+
+    For runs made in parallel, each runner with its own ``--output`` (a runner
+    locks its output for as long as it trains), or on another machine. A source
+    profile counts only if it was measured under the protocol and the profile
+    settings of this code, and on the data of the entry it joins. As in
+    ``run_references``, an entry of ``output`` measured under other settings is
+    started afresh, and a run of a seed already there is replaced.
+    """
+    output = Path(output) if output else shipped_references_path()
+    with _locked(output):
+        references = load_references(output) if output.exists() else {"profiles": {}}
+        for source in map(Path, sources):
+            for name, theirs in json.loads(source.read_text())["profiles"].items():
+                signature = theirs["signature"]
+                wanted = _run_signature(get_profile(name), signature.get("data_sha256"))
+                if signature != wanted:
+                    raise ValueError(
+                        f"{source}: its {name!r} runs were measured under other settings or "
+                        f"another protocol than this code's {name!r} profile: "
+                        f"{signature} against {wanted}. Fix: merge only runs made with this "
+                        f"version's profile, or run them again")
+                ours = references["profiles"].get(name, {}).get("signature", {})
+                if ours.get("profile") == signature["profile"] and ours != signature:
+                    raise ValueError(
+                        f"{source}: its {name!r} runs were measured on other data "
+                        f"(sha256 {signature.get('data_sha256')}) than those in {output} "
+                        f"({ours.get('data_sha256')}). Fix: measure both on the same copy")
+                entry = _profile_entry(references, name, signature)
+                for stage, measured in theirs["stages"].items():
+                    for run in measured["runs"]:
+                        _merge_run(entry, stage, run, theirs["provenance"]["data"])
+                        log(f"{name} {stage} seed {run['seed']}: test accuracy "
+                            f"{run['test_accuracy']:.4f} (from {source})", flush=True)
+        _write_atomically(output, json.dumps(references, indent=1) + "\n")
+    return references
+
+
+def _data_provenance(data) -> dict:
+    return {"kind": data.source.kind, "path": os.path.basename(data.source.path),
+            "sha256": data.source.sha256, "n_train": len(data.x_train),
+            "n_val": len(data.x_val), "n_test": len(data.x_test)}
+
+
+def _merge_run(entry: dict, stage: str, summary: dict, data_provenance: dict) -> None:
     runs = [r for r in entry["stages"].get(stage, {}).get("runs", []) if r["seed"] != summary["seed"]]
     runs = sorted(runs + [summary], key=lambda r: r["seed"])
-    entry["stages"][stage] = {**aggregate(runs), "runs": runs, "measured": summary["date"]}
+    entry["stages"][stage] = {**aggregate(runs), "runs": runs,
+                              "measured": max(run["date"] for run in runs)}
     order = [s.name for s in STAGES]  # the stages in recipe order, then the speedrun
     entry["stages"] = dict(sorted(entry["stages"].items(),
                                   key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
+    latest = max((run for measured in entry["stages"].values() for run in measured["runs"]),
+                 key=lambda run: run["date"])
     entry["provenance"] = {
         "protocol": PROTOCOL,
-        "data": {"kind": data.source.kind, "path": os.path.basename(data.source.path),
-                 "sha256": data.source.sha256, "n_train": len(data.x_train),
-                 "n_val": len(data.x_val), "n_test": len(data.x_test)},
+        "data": data_provenance,
         "profile": entry["signature"]["profile"],
         "seeds": sorted({seed for e in entry["stages"].values() for seed in e["seeds"]}),
-        "hardware": summary["hardware"], "versions": summary["versions"], "date": summary["date"],
+        # The newest run's: merged runs may come from other machines, in any order.
+        **{key: latest[key] for key in ("hardware", "versions", "date")},
     }
