@@ -4,6 +4,8 @@
     python benchmarks/grading_power.py --train-seeds 20 --wrong-seeds 5 --stages baseline
                                                              # also the accuracy bands, trained
     python benchmarks/grading_power.py --out docs/grading-power.md
+    python benchmarks/grading_power.py --checks-only --out docs/grading-power.md
+                                                             # Part 1 again, Part 2 kept
 
 Part 1, every catalogued wrong answer (tests/wrong_answers.py) against the
 check that grades it. These checks take no training and fix their own inputs,
@@ -181,17 +183,35 @@ def band_part(profile: str, stages, train_seeds: int, wrong_seeds: int,
     return rows
 
 
+CHECKS_HEADING = "## Checks that need no training"
+BANDS_HEADING = "## The accuracy bands"
+
+
 def markdown(deterministic, seconds, bands, profile: str, command: str) -> str:
+    return "\n".join([
+        "# Grading power: how often the checks reject a wrong answer, and a correct one",
+        "",
+        f"Written by `{command}` (`benchmarks/grading_power.py`); do not edit by hand.",
+        "", checks_markdown(deterministic, seconds), bands_markdown(bands, profile)])
+
+
+def with_checks_refreshed(page: str, deterministic, seconds) -> str:
+    """A published page with Part 1 measured again and Part 2 (the trained bands) kept."""
+    if CHECKS_HEADING not in page or BANDS_HEADING not in page:
+        raise SystemExit("--checks-only refreshes Part 1 of a page this script wrote: "
+                         "the --out file has no such parts")
+    start, end = page.index(CHECKS_HEADING), page.index(BANDS_HEADING)
+    return page[:start] + checks_markdown(deterministic, seconds) + "\n" + page[end:]
+
+
+def checks_markdown(deterministic, seconds) -> str:
+    """Part 1: every catalogued wrong answer against its check."""
     from collections import Counter
 
     lessons = Counter(r["lesson"] for r in deterministic)
     rejected = Counter(r["lesson"] for r in deterministic if r["rejected"])
     lines = [
-        "# Grading power: how often the checks reject a wrong answer, and a correct one",
-        "",
-        f"Written by `{command}` (`benchmarks/grading_power.py`); do not edit by hand.",
-        "",
-        "## Checks that need no training",
+        CHECKS_HEADING,
         "",
         "Each catalogued wrong answer (`tests/wrong_answers.py`, kept as tests in "
         "`tests/test_wrong_answers.py`) against the check its lesson grades it with. These "
@@ -208,8 +228,13 @@ def markdown(deterministic, seconds, bands, profile: str, command: str) -> str:
     lines += [f"| {r['lesson'][:2]} | {r['mistake']} | `{r['check']}` | "
               f"{'rejected: ' + r['message'].replace('|', '/') if r['rejected'] else '**accepted**'} |"
               for r in deterministic]
-    lines += [
-        "", f"## The accuracy bands, profile `{profile}`", "",
+    return "\n".join(lines) + "\n"
+
+
+def bands_markdown(bands, profile: str) -> str:
+    """Part 2: each stage's accuracy band, estimated and measured on trained runs."""
+    lines = [
+        f"{BANDS_HEADING}, profile `{profile}`", "",
         "A correct model fails its band when its test accuracy falls outside mean +- "
         "half-width. With sigma the band's seed spread (the larger of the stage's own and the "
         "profile's pooled standard deviation), a normal model of the seeds puts that "
@@ -267,12 +292,22 @@ def main(argv=None) -> int:
                              "read back, so an interrupted measurement resumes (default: "
                              "grading-power-<profile>.jsonl in the course's cache)")
     parser.add_argument("--out", help="write the markdown table here (else print it)")
+    parser.add_argument("--checks-only", action="store_true",
+                        help="measure Part 1 again (seconds) and rewrite it in --out, keeping "
+                             "Part 2, the trained bands (hours), as it was measured")
     args = parser.parse_args(argv)
     from cifar_course.stages import STAGES
     from cifar_course.threads import configure_threads
 
     configure_threads()  # CIFAR_COURSE_THREADS, to share the cores between processes
     deterministic, seconds = deterministic_part()
+    if args.checks_only:
+        if not args.out or not Path(args.out).exists():
+            raise SystemExit("--checks-only needs --out: the published page whose Part 1 to refresh")
+        Path(args.out).write_text(with_checks_refreshed(Path(args.out).read_text(),
+                                                        deterministic, seconds))
+        print(f"refreshed Part 1 of {args.out}; Part 2 kept as it was measured")
+        return report_accepted(deterministic)
     stages = args.stages or [s.name for s in STAGES]
     if args.runs is None:
         from cifar_course.data.loading import cache_dir
@@ -288,6 +323,11 @@ def main(argv=None) -> int:
         print(f"wrote {args.out}")
     else:
         print(text)
+    return report_accepted(deterministic)
+
+
+def report_accepted(deterministic) -> int:
+    """1, with each one named, if a catalogued wrong answer was accepted."""
     accepted = [r for r in deterministic if not r["rejected"]]
     for row in accepted:
         print(f"ACCEPTED: {row['lesson']}: {row['mistake']} ({row['check']})", file=sys.stderr)

@@ -68,3 +68,14 @@ def test_published_bands_meet_the_targets():
         assert int(match[1]) == 0 and int(match[2]) >= 20, f"{stage}: {rejected} rejected"
         for rate in (estimated, from_spread):
             assert float(rate.rstrip("%")) <= 1.0, f"{stage}: false rejection {rate}"
+
+
+def test_published_checks_part_is_what_the_catalogue_gives_now(grading_power):
+    """Part 1 of docs/grading-power.md lists every catalogued wrong answer with today's verdict
+    (refresh it with --checks-only, seconds; Part 2 needs hours of training)."""
+    page = (REPO / "docs" / "grading-power.md").read_text()
+    deterministic, seconds = grading_power.deterministic_part()
+    took = re.compile(r"took [\d.]+ s")
+    assert took.sub("", grading_power.with_checks_refreshed(page, deterministic, seconds)) == \
+        took.sub("", page), "Part 1 is stale: python benchmarks/grading_power.py --checks-only " \
+                            "--out docs/grading-power.md"
