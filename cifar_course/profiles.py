@@ -67,8 +67,9 @@ PROFILES = {
                     "minutes a stage on a 2-core CPU (docs/quick-profile.md says why).",
     ),
     "full": Profile(
-        "full", train_size=None, val_size=None, test_size=None, epochs=40, batch_size=128,
-        learning_rate=1e-3, reduce_lr_patience=3, reduce_lr_min_delta=0.01,
+        "full", train_size=None, val_size=None, test_size=None, epochs=40, batch_size=64,
+        learning_rate=2e-3, reduce_lr_patience=3, reduce_lr_min_delta=0.005,
+        reduce_lr_factor=0.5, erasing_probability=0.25,
         description="All 45,000/5,000 training/validation images, 40 epochs: for a GPU.",
     ),
     # The speedrun (lesson 09). Its hyper-parameters are speedrun.SPEEDRUN's.

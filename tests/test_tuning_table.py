@@ -30,6 +30,8 @@ def test_a_trial_is_judged_on_the_validation_accuracy_it_ends_with(tuning_table)
     assert tuning_table.restored_val_accuracy({**run, "epochs": {}}) is None
     table = tuning_table.markdown([run, _run(2e-3, 0, [0.5, 0.6, 0.8], best_epoch=3)])
     assert "80.00 (best)" in table and "70.00 |" in table
+    chosen = tuning_table.markdown([run], chosen=run["settings"])
+    assert "70.00 (best, chosen)" in chosen
 
 
 def test_a_trial_run_again_replaces_its_record(tuning_table):
