@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -170,7 +171,7 @@ TYPICAL_RUN_SECONDS = {"grade": 60, "quick": 240, "full": 5400, "speedrun-grade"
                        "speedrun-quick": 300, "speedrun": 1200, "speedrun-rejpeg": 1200}
 
 
-def long_run_warning(profile: str, runs: int) -> str:
+def long_run_warning(profile: str, runs: int, jobs: int = 1) -> str:
     """What ``references run`` is about to cost, from the measured run times where there are some."""
     from .references import load_references
 
@@ -180,7 +181,9 @@ def long_run_warning(profile: str, runs: int) -> str:
     each = sum(measured) / len(measured) if measured else TYPICAL_RUN_SECONDS[profile]
     return (f"references run: {runs} training run(s) in the {profile} profile, about "
             f"{each / 60:.0f} min each on this project's 2-core CPU "
-            f"({'measured' if measured else 'typical'}), about {runs * each / 3600:.1f} h in all. "
+            f"({'measured' if measured else 'typical'}), about "
+            f"{math.ceil(runs / jobs) * each / 3600:.1f} h in all"
+            f"{f' ({jobs} at a time)' if jobs > 1 else ''}. "
             f"Runs already measured are skipped; an interrupted run resumes from its last "
             f"epoch. Ctrl-C stops it safely.")
 
@@ -209,9 +212,9 @@ def cmd_references(args) -> int:
                                                        references["profiles"][args.profile]))
     elif args.action == "run":
         runs = len(run_names(get_profile(args.profile), args.stages)) * len(args.seeds)
-        print(long_run_warning(args.profile, runs), flush=True)
+        print(long_run_warning(args.profile, runs, args.jobs), flush=True)
         run_references(args.profile, seeds=args.seeds, stages=args.stages, source=args.source,
-                       output=args.output, table=args.table, force=args.force)
+                       output=args.output, table=args.table, force=args.force, jobs=args.jobs)
     references = load_references(args.output if args.action in ("run", "merge") else None)
     profiles = [args.profile] if args.profile else sorted(references["profiles"])
     for name in profiles:
@@ -377,9 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
         "run trains every stage x seed of a profile on real data and merges each run into the\n"
         "package's references.json as it lands. It takes long: about 1 min a run in grade, 4 in "
         "quick\nand 40-90 in full on a 2-core CPU. It skips runs already measured and resumes "
-        "an\ninterrupted one, so it can be stopped and started again. merge adds the runs of "
-        "other\nreferences files (runners started in parallel, each with its own --output, or "
-        "on another\nmachine) to the package's, or to --output.", cmd_references)
+        "an\ninterrupted one, so it can be stopped and started again; --jobs N trains N runs at "
+        "once.\nmerge adds the runs of other references files (runners started by hand, each "
+        "with its own\n--output, or on another machine) to the package's, or to --output.",
+        cmd_references)
     references.add_argument("action", choices=["run", "show", "merge"],
                             help="run: measure; show: print; merge: add the runs of FILES")
     references.add_argument("files", nargs="*", metavar="FILES",
@@ -394,6 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
     references.add_argument("--output", help="references JSON to update (default: the "
                                              "package's own)")
     references.add_argument("--table", help="also write the markdown ablation table here")
+    references.add_argument("--jobs", type=int, default=1,
+                            help="run: runs that train at once, each in its own process with "
+                            "cores / jobs threads (default 1); on a GPU, as many as fit")
     _add_source(references)
     _add_threads(references)
 

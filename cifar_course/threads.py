@@ -29,3 +29,15 @@ def configure_threads(threads: int | None = None) -> int:
             raise ValueError(f"threads must be at least 1, not {threads}")
         torch.set_num_threads(threads)
     return torch.get_num_threads()
+
+
+def threads_per_worker(jobs: int) -> int | None:
+    """CPU threads each of ``jobs`` parallel workers may use (None: torch's default, all cores).
+
+    Every worker (a student's kernel, a reference run) would otherwise start one
+    torch thread per core: with 2 workers on 2 cores, 4 busy threads that slow
+    each other down.
+    """
+    if jobs <= 1 or os.environ.get("OMP_NUM_THREADS") or os.environ.get(THREADS_ENV):
+        return None
+    return max(1, (os.cpu_count() or 1) // jobs)

@@ -409,15 +409,16 @@ def test_autograde_without_release_says_what_to_do(tmp_path):
 
 
 def test_parallel_workers_split_the_cores(monkeypatch):
-    from cifar_course.grading import autograde
+    from cifar_course.threads import threads_per_worker
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr(autograde.os, "cpu_count", lambda: 8)
-    assert autograde.threads_per_worker(1) is None  # one worker: torch's default
-    assert autograde.threads_per_worker(2) == 4
-    assert autograde.threads_per_worker(16) == 1
+    monkeypatch.delenv("CIFAR_COURSE_THREADS", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert threads_per_worker(1) is None  # one worker: torch's default
+    assert threads_per_worker(2) == 4
+    assert threads_per_worker(16) == 1
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the instructor's own setting wins
-    assert autograde.threads_per_worker(2) is None
+    assert threads_per_worker(2) is None
 
 
 def test_a_student_past_the_time_limit_is_recorded_and_the_class_goes_on(graded):

@@ -106,6 +106,11 @@ def test_references_run_warns_of_its_length():
 
     text = long_run_warning("full", 6)
     assert "6 training run(s)" in text and " h in all" in text and "resumes" in text
+    # Two at a time: three rounds of runs, not six (each figure rounded to 0.1 h).
+    in_pairs = long_run_warning("full", 6, jobs=2)
+    assert " h in all (2 at a time)" in in_pairs
+    hours = [float(t.split(" h in all")[0].rsplit(" ", 1)[1]) for t in (text, in_pairs)]
+    assert abs(hours[1] - hours[0] / 2) <= 0.1
 
 
 def test_train_prints_a_header_naming_stage_profile_data_device(capsys, tmp_path):

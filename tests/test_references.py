@@ -1,6 +1,7 @@
 """Reference bands, and the honesty of the shipped references file."""
 
 import json
+import sys
 import keras
 import pytest
 from conftest import real_data_path
@@ -331,3 +332,91 @@ def test_merge_command_writes_the_table(tmp_path, capsys):
     assert "| 6 | callbacks | 2 | 42.00 +- 0.00 |" in table.read_text()
     with pytest.raises(SystemExit, match="files to merge"):
         main(["references", "merge", "--output", str(tmp_path / "r.json")])
+
+
+def _fake_runner_processes(monkeypatch, tmp_path, behaviour):
+    """Run ``run_references(jobs=...)`` with runner processes that train nothing:
+    ``behaviour(name, seed, output)`` gives each one's Python code."""
+    from types import SimpleNamespace
+
+    from cifar_course.references import runner
+
+    monkeypatch.setenv("CIFAR_COURSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("cifar_course.training.prepare_data", lambda profile, source=None:
+                        SimpleNamespace(source=SimpleNamespace(sha256="ab" * 32)))
+    monkeypatch.setattr(runner, "runner_command", lambda profile, name, seed, output, *rest:
+                        [sys.executable, "-c", behaviour(name, seed, output)])
+
+
+def _writes_its_run(tmp_path, name, seed, output, accuracy=0.4, wait_for=None):
+    """Code for a runner process that writes one recorded run of the final stage, after
+    waiting (at most 30 s) until the process of seed ``wait_for`` has started too."""
+    prepared = tmp_path / f"prepared-{seed}.json"
+    prepared.write_text(json.dumps(_runner_output("grade", [seed], accuracy)))
+    return (f"import pathlib, shutil, sys, time\n"
+            f"pathlib.Path({str(tmp_path / f'started-{seed}')!r}).touch()\n"
+            f"other = pathlib.Path({str(tmp_path / f'started-{wait_for}')!r})\n"
+            f"end = time.time() + 30\n"
+            f"while {wait_for is not None} and not other.exists():\n"
+            f"    if time.time() > end: sys.exit('the other run never started')\n"
+            f"    time.sleep(0.05)\n"
+            f"shutil.copy({str(prepared)!r}, {str(output)!r})\n")
+
+
+def test_parallel_runs_train_at_once_and_each_is_merged_as_it_lands(monkeypatch, tmp_path):
+    from cifar_course.references import runner
+
+    _fake_runner_processes(monkeypatch, tmp_path, lambda name, seed, output: _writes_its_run(
+        tmp_path, name, seed, output, accuracy=(0.40, 0.45)[seed], wait_for=1 - seed))
+    output = tmp_path / "references.json"
+    run_references("grade", seeds=[0, 1], stages=["callbacks"], output=output, jobs=2,
+                   log=lambda *a, **k: None)
+    final = load_references(output)["profiles"]["grade"]["stages"]["callbacks"]
+    assert final["test_accuracy"]["values"] == [0.40, 0.45]
+    # Each process's own file and log are gone once merged; nothing else is left.
+    assert not list(runner.backup_root().rglob("*.json"))
+    assert not list(runner.backup_root().rglob("*.log"))
+    # Called again, nothing is run: both are measured.
+    messages = []
+    run_references("grade", seeds=[0, 1], stages=["callbacks"], output=output, jobs=2,
+                   log=lambda message, **k: messages.append(message))
+    assert messages == [f"callbacks seed {s}: already measured, skipped" for s in (0, 1)]
+
+
+def test_a_failed_parallel_run_is_named_and_the_others_are_merged(monkeypatch, tmp_path):
+    def behaviour(name, seed, output):
+        if seed == 1:
+            return "print('out of memory'); raise SystemExit(3)"
+        return _writes_its_run(tmp_path, name, seed, output)
+
+    _fake_runner_processes(monkeypatch, tmp_path, behaviour)
+    output = tmp_path / "references.json"
+    with pytest.raises(RuntimeError, match=r"1 of 3 runs failed: callbacks seed 1 \(exit 3; "
+                                           r"log: .*callbacks-seed1-\w+\.log\)"):
+        run_references("grade", seeds=[0, 1, 2], stages=["callbacks"], output=output, jobs=2,
+                       log=lambda *a, **k: None)
+    final = load_references(output)["profiles"]["grade"]["stages"]["callbacks"]
+    assert final["seeds"] == [0, 2]
+    from cifar_course.references.runner import backup_root
+    [failed_log] = backup_root().rglob("*.log")  # kept for the student or instructor to read
+    assert "out of memory" in failed_log.read_text()
+
+
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_parallel_runner_processes_train_real_runs(tmp_path, monkeypatch):
+    """Two real runner processes at once, each with its share of the cores, recorded as a
+    runner in this process would record them."""
+    if real_data_path() is None:
+        pytest.skip("real CIFAR-10 archive not found (set CIFAR_COURSE_DATA)")
+    import os
+
+    monkeypatch.delenv("CIFAR_COURSE_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    output = tmp_path / "references.json"
+    references = run_references("grade", seeds=[0, 1], stages=["baseline"], output=output,
+                                source=str(real_data_path()), jobs=2, log=lambda *a, **k: None)
+    runs = references["profiles"]["grade"]["stages"]["baseline"]["runs"]
+    assert [r["seed"] for r in runs] == [0, 1]
+    assert all(r["hardware"]["torch_threads"] == max(1, os.cpu_count() // 2) for r in runs)
+    assert all(r["epochs_run"] == 10 and r["test_accuracy"] > 0.15 for r in runs)

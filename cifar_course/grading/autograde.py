@@ -27,6 +27,7 @@ from .checks import GRADING_ENV
 from .isolated import scrubbed_environment
 from .lessons import nbgrader_api, nbgrader_metadata
 from .sandbox import SANDBOX_ENV, check_available, descendants
+from ..threads import threads_per_worker
 
 PROBLEMS_FILE = "problems.json"  # per course: what collect and autograde found wrong
 # A worker reports a problem on a line of its output starting with this; only
@@ -259,17 +260,6 @@ def _end_with_the_grader(parent: int) -> None:
         os.killpg(0, signal.SIGKILL)
 
     threading.Thread(target=watch, daemon=True).start()
-
-
-def threads_per_worker(jobs: int) -> int | None:
-    """CPU threads each of ``jobs`` parallel workers may use (None: torch's default, all cores).
-
-    Every worker's kernel would otherwise start one torch thread per core:
-    with 2 workers on 2 cores, 4 busy threads that slow each other down.
-    """
-    if jobs <= 1 or os.environ.get("OMP_NUM_THREADS") or os.environ.get("CIFAR_COURSE_THREADS"):
-        return None
-    return max(1, (os.cpu_count() or 1) // jobs)
 
 
 def autograde_student(course, student: str, profile: str = "grade",

@@ -1,4 +1,4 @@
-"""The reference runner: train stages x seeds of a profile on real data, one run at a time.
+"""The reference runner: train stages x seeds of a profile on real data.
 
 It is incremental and resumable, so that hour-long full-data runs can go in
 the background:
@@ -9,7 +9,9 @@ the background:
 - an interrupted run resumes from its last finished epoch (keras'
   ``BackupAndRestore`` in a folder under the cache; the epoch history is kept
   by ``CSVLogger(append=True)`` beside it);
-- a lock file keeps two runners from writing the same references file.
+- a lock file keeps two runners from writing the same references file;
+- ``jobs`` runs can train at once (``--jobs``), each in a runner process of
+  its own with its share of the cores, merged as each lands.
 """
 
 from __future__ import annotations
@@ -25,13 +27,17 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import keras
 
 from ..profiles import get_profile
 from ..stages import STAGES, get_stage
+from ..threads import threads_per_worker
 from . import PROTOCOL, load_references, shipped_references_path
 
 EPOCH_FIELDS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
@@ -298,12 +304,14 @@ def _read_epoch_log(path: Path) -> list[dict]:
 
 def run_references(profile_name: str, seeds=(0, 1, 2), stages=None, source=None,
                    output: str | Path | None = None, table: str | Path | None = None,
-                   force: bool = False, log=print) -> dict:
+                   force: bool = False, jobs: int = 1, log=print) -> dict:
     """Train ``stages`` x ``seeds`` in a profile, merging each run into ``output`` as it lands.
 
     ``output`` defaults to the package's own ``references.json``. Runs already
     recorded under the same protocol, profile and data are skipped unless
-    ``force``; an interrupted run resumes from its last finished epoch.
+    ``force``; an interrupted run resumes from its last finished epoch. With
+    ``jobs`` > 1, that many runs train at once, each in a runner process of its
+    own sharing the cores (``_run_in_parallel``).
     """
     from ..training import prepare_data
 
@@ -311,39 +319,112 @@ def run_references(profile_name: str, seeds=(0, 1, 2), stages=None, source=None,
     if profile.synthetic:
         raise ValueError(f"Profile {profile.name!r} uses synthetic images: references must "
                          f"come from real CIFAR-10. Use 'grade', 'quick' or 'full'.")
-    names = run_names(profile, stages)
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, not {jobs}")
     output = Path(output) if output else shipped_references_path()
+    # Loaded here in parallel runs too: the first load decodes and caches the arrays
+    # once, before the runner processes read the cache.
     data = prepare_data(profile, source)
     signature = _run_signature(profile, data.source.sha256)
     with _locked(output):
-        for name in names:
-            changes = _recipe_changes(profile, name)
+        pending = []
+        for name in run_names(profile, stages):
             for seed in seeds:
-                references = load_references(output) if output.exists() else {"profiles": {}}
-                entry = _profile_entry(references, profile.name, signature)
-                runs = entry["stages"].get(name, {}).get("runs", [])
-                if not force and any(r["seed"] == seed and r.get("recipe_changes", {}) == changes
-                                     for r in runs):
+                if not force and _is_measured(output, profile, signature, name, seed):
                     log(f"{name} seed {seed}: already measured, skipped", flush=True)
-                    continue
-                folder = backup_folder(profile, name, seed, signature)
-                summary = _train_resumably(name, profile, seed, data, folder)
-                summary.update(date=_now(), hardware=hardware(), versions=library_versions())
-                if changes:
-                    summary["recipe_changes"] = changes
-                # Re-read: nothing else writes under the lock, but keep the merge local.
-                references = load_references(output) if output.exists() else {"profiles": {}}
-                entry = _profile_entry(references, profile.name, signature)
-                _merge_run(entry, name, summary, _data_provenance(data))
-                _write_atomically(output, json.dumps(references, indent=1) + "\n")
-                shutil.rmtree(folder, ignore_errors=True)
-                log(f"{name} seed {seed}: test accuracy {summary['test_accuracy']:.4f}, "
-                    f"{summary['epochs_run']} epochs, {summary['train_seconds']:.0f} s "
-                    f"(merged into {output})", flush=True)
+                else:
+                    pending.append((name, seed))
+        if jobs > 1:
+            _run_in_parallel(profile, pending, source, output, signature, force, jobs, log)
+        else:
+            for name, seed in pending:
+                _run_and_merge(profile, name, seed, data, output, signature, log)
     references = load_references(output)
     if table and profile.name in references["profiles"]:
         Path(table).write_text(table_markdown(profile.name, references["profiles"][profile.name]))
     return references
+
+
+def _run_and_merge(profile, name: str, seed: int, data, output: Path, signature: dict,
+                   log) -> None:
+    """One run in this process, merged into ``output`` (whose lock the caller holds)."""
+    folder = backup_folder(profile, name, seed, signature)
+    summary = _train_resumably(name, profile, seed, data, folder)
+    summary.update(date=_now(), hardware=hardware(), versions=library_versions())
+    if changes := _recipe_changes(profile, name):
+        summary["recipe_changes"] = changes
+    references = load_references(output) if output.exists() else {"profiles": {}}
+    entry = _profile_entry(references, profile.name, signature)
+    _merge_run(entry, name, summary, _data_provenance(data))
+    _write_atomically(output, json.dumps(references, indent=1) + "\n")
+    shutil.rmtree(folder, ignore_errors=True)
+    log(f"{name} seed {seed}: test accuracy {summary['test_accuracy']:.4f}, "
+        f"{summary['epochs_run']} epochs, {summary['train_seconds']:.0f} s "
+        f"(merged into {output})", flush=True)
+
+
+def _is_measured(output: Path, profile, signature: dict, name: str, seed: int) -> bool:
+    """Whether ``output`` records this run under these settings (a speedrun variant's:
+    as the variant is defined now)."""
+    references = load_references(output) if output.exists() else {"profiles": {}}
+    runs = _profile_entry(references, profile.name, signature)["stages"].get(name, {})
+    changes = _recipe_changes(profile, name)
+    return any(r["seed"] == seed and r.get("recipe_changes", {}) == changes
+               for r in runs.get("runs", []))
+
+
+def _run_in_parallel(profile, pending, source, output: Path, signature: dict, force: bool,
+                     jobs: int, log) -> None:
+    """Each pending (run, seed) in a runner process of its own, ``jobs`` at a time.
+
+    Each process writes its own references file (and log) beside its backup
+    folder, merged into ``output`` as soon as it lands. Those files outlive an
+    interrupted parent: called again, a process whose run is already in its file
+    skips it, and the run is merged then.
+    """
+    threads = threads_per_worker(jobs)
+
+    def run_one(name: str, seed: int) -> tuple[Path, Path, int]:
+        own = backup_folder(profile, name, seed, signature)
+        own_output, own_log = own.with_suffix(".json"), own.with_suffix(".log")
+        own_output.parent.mkdir(parents=True, exist_ok=True)
+        log(f"{name} seed {seed}: started in its own process (log: {own_log})", flush=True)
+        with open(own_log, "a") as handle:
+            returncode = subprocess.run(
+                runner_command(profile.name, name, seed, own_output, source, threads, force),
+                stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+        return own_output, own_log, returncode
+
+    failed = []
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(run_one, name, seed): (name, seed) for name, seed in pending}
+        for future in as_completed(futures):
+            name, seed = futures[future]
+            own_output, own_log, returncode = future.result()
+            if returncode != 0 or not own_output.exists():
+                failed.append(f"{name} seed {seed} (exit {returncode}; log: {own_log})")
+                continue
+            _merge_files([own_output], output, log)
+            own_output.unlink()
+            own_log.unlink()
+    if failed:
+        raise RuntimeError(
+            f"{len(failed)} of {len(pending)} runs failed: {'; '.join(failed)}. The others are "
+            f"merged into {output}. Fix: see the logs, then run the same command again (a "
+            f"failed run resumes from its last finished epoch)")
+
+
+def runner_command(profile: str, name: str, seed: int, output: Path, source, threads: int | None,
+                   force: bool) -> list[str]:
+    """The command line of one runner process: one run, into its own ``output``."""
+    command = [sys.executable, "-m", "cifar_course.cli", "references", "run",
+               "--profile", profile, "--stages", name, "--seeds", str(seed),
+               "--output", str(output)]
+    if source:
+        command += ["--source", str(source)]
+    if threads:
+        command += ["--threads", str(threads)]
+    return command + (["--force"] if force else [])
 
 
 def _now() -> str:
@@ -370,30 +451,35 @@ def merge_references(sources, output: str | Path | None = None, log=print) -> di
     """
     output = Path(output) if output else shipped_references_path()
     with _locked(output):
-        references = load_references(output) if output.exists() else {"profiles": {}}
-        for source in map(Path, sources):
-            for name, theirs in json.loads(source.read_text())["profiles"].items():
-                signature = theirs["signature"]
-                wanted = _run_signature(get_profile(name), signature.get("data_sha256"))
-                if signature != wanted:
-                    raise ValueError(
-                        f"{source}: its {name!r} runs were measured under other settings or "
-                        f"another protocol than this code's {name!r} profile: "
-                        f"{signature} against {wanted}. Fix: merge only runs made with this "
-                        f"version's profile, or run them again")
-                ours = references["profiles"].get(name, {}).get("signature", {})
-                if ours.get("profile") == signature["profile"] and ours != signature:
-                    raise ValueError(
-                        f"{source}: its {name!r} runs were measured on other data "
-                        f"(sha256 {signature.get('data_sha256')}) than those in {output} "
-                        f"({ours.get('data_sha256')}). Fix: measure both on the same copy")
-                entry = _profile_entry(references, name, signature)
-                for stage, measured in theirs["stages"].items():
-                    for run in measured["runs"]:
-                        _merge_run(entry, stage, run, theirs["provenance"]["data"])
-                        log(f"{name} {stage} seed {run['seed']}: test accuracy "
-                            f"{run['test_accuracy']:.4f} (from {source})", flush=True)
-        _write_atomically(output, json.dumps(references, indent=1) + "\n")
+        return _merge_files(sources, output, log)
+
+
+def _merge_files(sources, output: Path, log) -> dict:
+    """``merge_references`` for a caller that holds ``output``'s lock."""
+    references = load_references(output) if output.exists() else {"profiles": {}}
+    for source in map(Path, sources):
+        for name, theirs in json.loads(source.read_text())["profiles"].items():
+            signature = theirs["signature"]
+            wanted = _run_signature(get_profile(name), signature.get("data_sha256"))
+            if signature != wanted:
+                raise ValueError(
+                    f"{source}: its {name!r} runs were measured under other settings or "
+                    f"another protocol than this code's {name!r} profile: "
+                    f"{signature} against {wanted}. Fix: merge only runs made with this "
+                    f"version's profile, or run them again")
+            ours = references["profiles"].get(name, {}).get("signature", {})
+            if ours.get("profile") == signature["profile"] and ours != signature:
+                raise ValueError(
+                    f"{source}: its {name!r} runs were measured on other data "
+                    f"(sha256 {signature.get('data_sha256')}) than those in {output} "
+                    f"({ours.get('data_sha256')}). Fix: measure both on the same copy")
+            entry = _profile_entry(references, name, signature)
+            for stage, measured in theirs["stages"].items():
+                for run in measured["runs"]:
+                    _merge_run(entry, stage, run, theirs["provenance"]["data"])
+                    log(f"{name} {stage} seed {run['seed']}: test accuracy "
+                        f"{run['test_accuracy']:.4f} (from {source})", flush=True)
+    _write_atomically(output, json.dumps(references, indent=1) + "\n")
     return references
 
 
