@@ -327,10 +327,16 @@ def run_references(profile_name: str, seeds=(0, 1, 2), stages=None, source=None,
     data = prepare_data(profile, source)
     signature = _run_signature(profile, data.source.sha256)
     with _locked(output):
+        references = load_references(output) if output.exists() else {"profiles": {}}
+        recorded = _profile_entry(references, profile.name, signature)["stages"]
         pending = []
         for name in run_names(profile, stages):
+            # A speedrun variant's runs count only as the variant is defined now.
+            changes = _recipe_changes(profile, name)
+            measured = {r["seed"] for r in recorded.get(name, {}).get("runs", [])
+                        if r.get("recipe_changes", {}) == changes}
             for seed in seeds:
-                if not force and _is_measured(output, profile, signature, name, seed):
+                if not force and seed in measured:
                     log(f"{name} seed {seed}: already measured, skipped", flush=True)
                 else:
                     pending.append((name, seed))
@@ -361,16 +367,6 @@ def _run_and_merge(profile, name: str, seed: int, data, output: Path, signature:
     log(f"{name} seed {seed}: test accuracy {summary['test_accuracy']:.4f}, "
         f"{summary['epochs_run']} epochs, {summary['train_seconds']:.0f} s "
         f"(merged into {output})", flush=True)
-
-
-def _is_measured(output: Path, profile, signature: dict, name: str, seed: int) -> bool:
-    """Whether ``output`` records this run under these settings (a speedrun variant's:
-    as the variant is defined now)."""
-    references = load_references(output) if output.exists() else {"profiles": {}}
-    runs = _profile_entry(references, profile.name, signature)["stages"].get(name, {})
-    changes = _recipe_changes(profile, name)
-    return any(r["seed"] == seed and r.get("recipe_changes", {}) == changes
-               for r in runs.get("runs", []))
 
 
 def _run_in_parallel(profile, pending, source, output: Path, signature: dict, force: bool,
