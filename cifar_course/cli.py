@@ -124,6 +124,7 @@ def cmd_train(args) -> int:
     if stage is not None and stage.model.augment:
         plots.plot_augmented_samples(build_augmentation(seed=args.seed), data.x_train,
                                      out / "augmented_samples.png")
+    plots.plt.close("all")  # written to files, never shown: free them
     print(f"\n{title}, profile {result.profile}, seed {args.seed}: test accuracy "
           f"{result.test['accuracy']:.2%} (best epoch {result.best_epoch} of "
           f"{result.epochs_run}, {result.train_seconds:.0f} s); ECE {result.test['ece']:.3f}")
@@ -161,6 +162,7 @@ def cmd_evaluate(args) -> int:
         plots.plot_confusion_matrix(result["confusion_matrix"], out / "confusion_matrix.png")
         plots.plot_reliability_diagram(result["probabilities"], result["labels"],
                                        out / "reliability.png", ece=result["ece"])
+        plots.plt.close("all")
         print(f"wrote {out}/confusion_matrix.png and reliability.png")
     return 0
 

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from cifar_course.cli import main
+from cifar_course.plots import plt
 
 
 def test_help_lists_the_commands(capsys):
@@ -49,6 +50,7 @@ def test_train_then_evaluate(tmp_path, capsys, image_archive):
                  "confusion_matrix.png", "reliability.png", "cat_as_dog.png",
                  "augmented_samples.png"):
         assert (out / name).exists(), name
+    assert plt.get_fignums() == []  # a command writes its figures and frees them
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["stage"] == "augmentation" and 0 <= metrics["test_accuracy"] <= 1
     assert "test accuracy" in capsys.readouterr().out
@@ -57,6 +59,7 @@ def test_train_then_evaluate(tmp_path, capsys, image_archive):
     assert code == 0
     assert "test accuracy" in capsys.readouterr().out
     assert (tmp_path / "eval" / "confusion_matrix.png").exists()
+    assert plt.get_fignums() == []
 
 
 def test_references_show(capsys):
