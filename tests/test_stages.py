@@ -74,12 +74,23 @@ def test_profiles(monkeypatch):
     assert PROFILES["full"].train_size is None and PROFILES["full"].epochs <= 40
     monkeypatch.setenv("CIFAR_COURSE_PROFILE", "smoke")
     assert get_profile().name == "smoke"
-    monkeypatch.delenv("CIFAR_COURSE_PROFILE")
-    import torch
-
-    assert get_profile().name == ("full" if torch.cuda.is_available() else "quick")
     with pytest.raises(ValueError, match="smoke, grade, quick, full"):
         get_profile("huge")
+
+
+def test_the_default_profile_is_full_only_on_a_gpu_with_every_full_reference(monkeypatch):
+    import torch
+
+    from cifar_course import profiles, references
+
+    monkeypatch.delenv("CIFAR_COURSE_PROFILE", raising=False)
+    every = {"profiles": {"full": {"stages": {s.name: {} for s in STAGES}}}}
+    one_missing = {"profiles": {"full": {"stages": {s.name: {} for s in STAGES[:-1]}}}}
+    for cuda, measured, expected in [(True, every, "full"), (True, one_missing, "quick"),
+                                     (False, every, "quick")]:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+        monkeypatch.setattr(references, "load_references", lambda: measured)
+        assert get_profile().name == expected, (cuda, sorted(measured["profiles"]["full"]["stages"]))
 
 
 def _calls_building_the_lessons_recipe(source: str):
