@@ -81,7 +81,7 @@ def test_profiles(monkeypatch):
 def test_the_default_profile_is_full_only_on_a_gpu_with_every_full_reference(monkeypatch):
     import torch
 
-    from cifar_course import profiles, references
+    from cifar_course import references
 
     monkeypatch.delenv("CIFAR_COURSE_PROFILE", raising=False)
     every = {"profiles": {"full": {"stages": {s.name: {} for s in STAGES}}}}
