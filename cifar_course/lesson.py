@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .profiles import PROFILE_ENV, Profile, get_profile
-from .references import MissingReferenceError, load_references, reference_band
+from .references import load_references
 from .stages import STAGES, Stage, get_stage
 
 from .grading.checks import GRADING_ENV  # under the grader, its profile wins over the notebook's
@@ -92,35 +92,60 @@ def _saved(stage: Stage, profile: Profile, name: str = "metrics.json") -> dict |
     return json.loads(path.read_text()) if path.exists() else None
 
 
+# What the lessons compare, stage by stage: (key in metrics.json and references.json, heading).
+COMPARED_METRICS = (("test_accuracy", "test accuracy (%)"), ("test_loss", "test cross-entropy"),
+                    ("ece", "ECE"))
+
+
 def comparison_rows(stages, profile: Profile) -> list[dict]:
-    """Per stage: this machine's saved run (if any) and the reference (if measured)."""
-    references = load_references()
+    """Per stage: this machine's saved run (if any) and the reference (if measured).
+
+    Each row has ``stage``, ``title``, ``seeds`` (how many the reference pools;
+    0 where none is measured) and, for each of ``COMPARED_METRICS``, a dict
+    ``{"this_run", "mean", "std"}``; a value not measured is ``None``, and so
+    is ``std`` when the reference has one seed (one seed has no spread).
+    """
+    measured = load_references().get("profiles", {}).get(profile.name, {}).get("stages", {})
     rows = []
     for stage in stages:
-        run = _saved(stage, profile)
-        try:
-            band = reference_band(stage.name, profile.name, references=references)
-        except MissingReferenceError:
-            band = None
-        rows.append({"stage": stage.name, "title": stage.title,
-                     "this_run": None if run is None else run["test_accuracy"],
-                     "mean": None if band is None else band.mean,
-                     "std": None if band is None else band.std})
+        run = _saved(stage, profile) or {}
+        reference = measured.get(stage.name, {})
+        row = {"stage": stage.name, "title": stage.title,
+               "seeds": len(reference.get("seeds", []))}
+        for metric, _ in COMPARED_METRICS:
+            entry = reference.get(metric)
+            row[metric] = {"this_run": run.get(metric),
+                           "mean": None if entry is None else entry["mean"],
+                           "std": None if entry is None or len(entry["values"]) < 2
+                           else entry["std"]}
+        rows.append(row)
     return rows
 
 
 def comparison_table(stages, profile: Profile) -> str:
-    def percent(value):
-        return "-" if value is None else f"{value:.2%}"
+    """``comparison_rows`` as text: this run beside the reference (mean +- std over seeds)."""
+    def number(metric, value):
+        if value is None:
+            return "-"
+        return f"{100 * value:.2f}" if metric == "test_accuracy" else f"{value:.3f}"
 
-    lines = [f"{'stage':<26} {'this run':>9} {'reference':>18}"]
+    def reference(metric, cell):
+        text = number(metric, cell["mean"])
+        if cell["std"] is not None:
+            text += f" +- {number(metric, cell['std'])}"
+        return text
+
+    heading = f"{'':<26}" + "".join(f"  {title:^24}" for _, title in COMPARED_METRICS)
+    lines = [heading, f"{'stage':<26}" + f"  {'this run':>8} {'reference':>15}" * 3 + "  seeds"]
     for row in comparison_rows(stages, profile):
-        reference = percent(row["mean"])
-        if row["std"] is not None:
-            reference += f" +- {row['std']:.1%}"
-        lines.append(f"{row['title']:<26} {percent(row['this_run']):>9} {reference:>18}")
+        cells = "".join(f"  {number(m, row[m]['this_run']):>8} {reference(m, row[m]):>15}"
+                        for m, _ in COMPARED_METRICS)
+        lines.append(f"{row['title']:<26}{cells}  {row['seeds'] or '-':>5}")
     if profile.synthetic:
         lines.append("(smoke profile: synthetic images, no references: these figures measure nothing)")
+    else:
+        lines.append(f"(reference: mean +- std over the seeds of the {profile.name} profile; "
+                     f"one seed has no spread; cifar-course references show)")
     return "\n".join(lines)
 
 

@@ -112,7 +112,8 @@ def plot_augmented_samples(augmentation, images, path=None, copies: int = 7):
                            title="Training-time augmentation (inference sees the originals)")
 
 
-def plot_reliability_diagram(probabilities, labels, path=None, n_bins: int = 15, ece=None):
+def plot_reliability_diagram(probabilities, labels, path=None, n_bins: int = 15, ece=None,
+                             title: str = "Reliability diagram"):
     """Accuracy against confidence per bin; the diagonal is perfect calibration."""
     centres, accuracy, confidence, counts = reliability_curve(probabilities, labels, n_bins)
     fig, ax = plt.subplots(figsize=(4.8, 4.5))
@@ -125,7 +126,7 @@ def plot_reliability_diagram(probabilities, labels, path=None, n_bins: int = 15,
     ax.set_ylabel("accuracy")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.set_title("Reliability diagram" + (f" (ECE {ece:.3f})" if ece is not None else ""))
+    ax.set_title(title + (f" (ECE {ece:.3f})" if ece is not None else ""))
     ax.legend(loc="upper left", fontsize=8)
     return _finish(fig, path)
 
@@ -145,24 +146,26 @@ def plot_confused_examples(images, labels, probabilities, true_class="cat",
 
 
 def plot_ablation(rows, path=None, title: str = "Test accuracy by stage"):
-    """Bars of mean test accuracy (with the std over seeds) per stage.
+    """Bars of the reference's mean test accuracy (with the std over seeds) per stage,
+    and this run's as points.
 
-    ``rows``: dicts with ``stage``, ``mean``, ``std`` (the reference; ``None``
-    where none was measured) and optionally ``this_run``.
+    ``rows``: as ``lesson.comparison_rows`` gives them (``stage``, and
+    ``test_accuracy`` with ``this_run``, ``mean`` and ``std``, each ``None``
+    where not measured).
     """
     fig, ax = plt.subplots(figsize=(8, 4))
     names = [r["stage"] for r in rows]
-    means = [np.nan if r["mean"] is None else 100 * r["mean"] for r in rows]
-    stds = [100 * (r.get("std") or 0.0) for r in rows]
+    accuracy = [r["test_accuracy"] for r in rows]
+    means = [np.nan if a["mean"] is None else 100 * a["mean"] for a in accuracy]
+    stds = [100 * (a.get("std") or 0.0) for a in accuracy]
     x = np.arange(len(rows))
     ax.bar(x, means, yerr=stds, capsize=4, color="tab:blue", alpha=0.8, label="reference")
-    runs = [(i, 100 * r["this_run"]) for i, r in enumerate(rows) if r.get("this_run") is not None]
+    runs = [(i, 100 * a["this_run"]) for i, a in enumerate(accuracy) if a.get("this_run") is not None]
     if runs:
         ax.plot(*zip(*runs), "D", color="tab:orange", label="this run")
     ax.set_xticks(x, names, rotation=20)
     ax.set_ylabel("test accuracy (%)")
-    shown = [m for m in means if np.isfinite(m)] + [100 * r["this_run"] for r in rows
-                                                    if r.get("this_run") is not None]
+    shown = [m for m in means if np.isfinite(m)] + [y for _, y in runs]
     low = min(shown) - 10 if shown else 0
     ax.set_ylim(max(0, low), 100)
     ax.grid(axis="y", alpha=0.3)

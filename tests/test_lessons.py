@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from benchmark_scripts import load_benchmark
-from notebooks import LESSON_IDS, LESSONS, REPO, SOLUTIONS, execute, graded_cells, nbgrader_meta
+from notebooks import LESSON_IDS, LESSONS, SOLUTIONS, execute, graded_cells, nbgrader_meta
 
 nbgrader = pytest.importorskip("nbgrader", reason="the lessons' tests need nbgrader: pip install -e '.[dev]'")
 
@@ -121,6 +121,18 @@ def test_profile_reaches_the_kernel_and_not_this_process(tmp_path, monkeypatch):
     assert not run.errors
     assert run.notebook.cells[0].outputs[0]["text"].strip() == "smoke"
     assert os.environ["CIFAR_COURSE_PROFILE"] == "quick"
+
+
+def test_lesson_04_draws_the_stage_3_model_that_lesson_03_saved(tmp_path):
+    """Lessons run one after another in one folder share their runs (``runs/``)."""
+    stage_3 = execute(SOLUTIONS / "03_dropout_weight_decay.ipynb", tmp_path, "smoke")
+    assert not stage_3.errors
+    run = execute(SOLUTIONS / "04_label_smoothing.ipynb", tmp_path, "smoke")
+    assert not run.errors
+    diagram = next(c for c in run.notebook.cells if "plot_reliability_diagram(" in c.source)
+    shown = [o for o in diagram.outputs if o.get("output_type") == "display_data"]
+    text = "".join(o.get("text", "") for o in diagram.outputs)
+    assert "No stage 3 model" not in text and len(shown) == 2, (text, len(shown))
 
 
 @pytest.mark.real_data

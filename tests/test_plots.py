@@ -28,8 +28,8 @@ def test_all_plots(tmp_path):
     probabilities[labels == 3, 5] += 5  # some cats called dogs
     probabilities /= probabilities.sum(axis=1, keepdims=True)
     matrix = np.eye(10, dtype=int) * 5 + 1
-    rows = [{"stage": "baseline", "mean": 0.6, "std": 0.01, "this_run": 0.61},
-            {"stage": "callbacks", "mean": 0.7, "std": 0.02}]
+    rows = [{"stage": "baseline", "test_accuracy": {"mean": 0.6, "std": 0.01, "this_run": 0.61}},
+            {"stage": "callbacks", "test_accuracy": {"mean": 0.7, "std": None, "this_run": None}}]
     calls = {
         "curves.png": lambda p: plots.plot_history(history, p),
         "confusion.png": lambda p: plots.plot_confusion_matrix(matrix, p),
