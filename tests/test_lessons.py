@@ -152,3 +152,18 @@ def test_technique_lessons_explain_ask_and_have_the_student_build():
     for lesson in LESSON_IDS[1:7]:
         row = lesson_stats.stats(SOLUTIONS / f"{lesson}.ipynb")
         assert row["words"] >= 600 and row["student lines"] >= 8 and row["questions"] >= 2, row
+
+
+def test_lesson_01_states_the_quick_budget_and_the_networks_size_as_they_are():
+    from cifar_course.models import build_baseline_cnn
+    from cifar_course.profiles import get_profile
+
+    text = " ".join(c.source for c in
+                    nbformat.read(SOLUTIONS / "01_baseline_cnn.ipynb", as_version=4).cells)
+    stated = re.search(r"quick profile trains on ([\d,]+) images for (\d+) epochs; this network "
+                       r"has about ([\d,]+) weights", " ".join(text.split()))
+    assert stated, "lesson 01 no longer states the budget and the size: update this test"
+    images, epochs, weights = (int(g.replace(",", "")) for g in stated.groups())
+    quick = get_profile("quick")
+    assert (images, epochs) == (quick.train_size, quick.epochs)
+    assert abs(weights - build_baseline_cnn().count_params()) <= 0.02 * weights
