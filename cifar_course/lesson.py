@@ -94,7 +94,7 @@ def _saved(stage: Stage, profile: Profile, name: str = "metrics.json") -> dict |
 
 # What the lessons compare, stage by stage: (key in metrics.json and references.json, heading).
 COMPARED_METRICS = (("test_accuracy", "test accuracy (%)"), ("test_loss", "test cross-entropy"),
-                    ("ece", "ECE"))
+                    ("ece", "ECE"), ("epochs_run", "epochs"))
 
 
 def comparison_rows(stages, profile: Profile) -> list[dict]:
@@ -127,7 +127,9 @@ def comparison_table(stages, profile: Profile) -> str:
     def number(metric, value):
         if value is None:
             return "-"
-        return f"{100 * value:.2f}" if metric == "test_accuracy" else f"{value:.3f}"
+        if metric == "test_accuracy":
+            return f"{100 * value:.2f}"
+        return f"{value:.3g}" if metric == "epochs_run" else f"{value:.3f}"
 
     def reference(metric, cell):
         text = number(metric, cell["mean"])
@@ -136,9 +138,11 @@ def comparison_table(stages, profile: Profile) -> str:
         return text
 
     heading = f"{'':<26}" + "".join(f"  {title:^24}" for _, title in COMPARED_METRICS)
-    lines = [heading, f"{'stage':<26}" + f"  {'this run':>8} {'reference':>15}" * 3 + "  seeds"]
+    lines = [heading.rstrip(),
+             f"{'stage':<26}" + f"  {'this run':>8}  {'reference':>14}" * len(COMPARED_METRICS)
+             + "  seeds"]
     for row in comparison_rows(stages, profile):
-        cells = "".join(f"  {number(m, row[m]['this_run']):>8} {reference(m, row[m]):>15}"
+        cells = "".join(f"  {number(m, row[m]['this_run']):>8}  {reference(m, row[m]):>14}"
                         for m, _ in COMPARED_METRICS)
         lines.append(f"{row['title']:<26}{cells}  {row['seeds'] or '-':>5}")
     if profile.synthetic:

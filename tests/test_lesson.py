@@ -20,14 +20,16 @@ def measured(**metrics):
 
 def test_the_comparison_shows_each_metric_of_this_run_beside_its_reference(tmp_path, monkeypatch):
     references = {"profiles": {"quick": {"stages": {
-        "baseline": measured(test_accuracy=[0.50, 0.52], test_loss=[1.6, 1.7], ece=[0.20, 0.22]),
-        "augmentation": measured(test_accuracy=[0.60], test_loss=[1.2], ece=[0.05]),
+        "baseline": measured(test_accuracy=[0.50, 0.52], test_loss=[1.6, 1.7], ece=[0.20, 0.22],
+                             epochs_run=[40, 36]),
+        "augmentation": measured(test_accuracy=[0.60], test_loss=[1.2], ece=[0.05], epochs_run=[38]),
     }}}}
     monkeypatch.setattr(lesson, "load_references", lambda: references)
     monkeypatch.setattr(lesson, "RUNS_DIR", tmp_path)
     saved = tmp_path / "quick" / "augmentation" / "metrics.json"
     saved.parent.mkdir(parents=True)
-    saved.write_text(json.dumps({"test_accuracy": 0.61, "test_loss": 1.1, "ece": 0.04}))
+    saved.write_text(json.dumps({"test_accuracy": 0.61, "test_loss": 1.1, "ece": 0.04,
+                                 "epochs_run": 40}))
     quick = get_profile("quick")
 
     baseline, augmentation, unmeasured = lesson.comparison_rows(STAGES[:3], quick)
@@ -46,5 +48,8 @@ def test_the_comparison_shows_each_metric_of_this_run_beside_its_reference(tmp_p
 
     table = lesson.comparison_table(STAGES[:3], quick)
     line = next(row for row in table.splitlines() if row.startswith(STAGES[1].title))
-    assert line.split()[-7:] == ["61.00", "60.00", "1.100", "1.200", "0.040", "0.050", "1"]
-    assert "ECE" in table and "cross-entropy" in table
+    assert line.split()[-9:] == ["61.00", "60.00", "1.100", "1.200", "0.040", "0.050", "40", "38",
+                                 "1"]
+    baseline_line = next(row for row in table.splitlines() if row.startswith(STAGES[0].title))
+    assert baseline_line.split()[-4:] == ["38", "+-", "2.83", "2"]
+    assert "ECE" in table and "cross-entropy" in table and "epochs" in table
