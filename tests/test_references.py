@@ -107,6 +107,8 @@ def test_shipped_full_references_are_full_runs_with_their_provenance():
     assert (provenance["data"]["n_train"], provenance["data"]["n_val"],
             provenance["data"]["n_test"]) == (45000, 5000, 10000)
     assert provenance["date"] and provenance["hardware"]["cpu_count"]
+    # The README says every stage has one (so lessons on a GPU default to full).
+    assert set(FULL["stages"]) == {stage.name for stage in STAGES}
     for name, entry in FULL["stages"].items():
         assert entry["measured"] and entry["wall_seconds"]["values"], name
         assert max(entry["epochs_run"]["values"]) <= provenance["profile"]["epochs"], name
