@@ -1,12 +1,13 @@
 """The full profile's tuning trials, chosen on validation: docs/tuning-full.md.
 
 A trial is one setting of what the stages leave free (learning rate, batch size,
-plateau settings, the share of images random erasing erases), run by the reference
-runner into a copy of references.json, so that the package's references change only
-once a setting is chosen:
+plateau settings, the share of images random erasing erases: ``--set``, see
+``profiles.TRIAL_SETTINGS``), run by the reference runner into a file of its own, so
+that the package's references change only once a setting is chosen (in
+``profiles.py``, then measured again or merged):
 
-    cifar-course references run --profile full --stages callbacks --seeds 0 \\
-        --output /tmp/trial.json          # with the trial's settings in profiles.py
+    cifar-course references run --profile full --stages callbacks --seeds 0 1 \\
+        --set erasing_probability=0.1 --output /tmp/trial.json
     python benchmarks/tuning_table.py --add /tmp/trial.json --out docs/tuning-full.md
 
 ``--add`` copies each trial's runs (settings, validation curve, figures,

@@ -198,12 +198,24 @@ def _seed_list(seeds) -> str:
     return str(seeds)
 
 
+def _setting(text: str) -> tuple[str, str]:
+    """``--set``'s ``SETTING=VALUE``."""
+    key, equals, value = text.partition("=")
+    if not equals or not key or not value:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected SETTING=VALUE, e.g. "
+                                         f"erasing_probability=0.1")
+    return key.strip(), value.strip()
+
+
 def cmd_references(args) -> int:
     from .profiles import get_profile
     from .references import load_references
     from .references.runner import (ablation_table, merge_references, run_names, run_references,
                                     table_markdown)
 
+    if args.set and args.action != "run":
+        raise SystemExit(f"error: --set changes the settings of runs to measure; references "
+                         f"{args.action} takes none")
     if args.action == "merge":
         if not args.files:
             raise SystemExit("error: references merge needs the references files to merge, "
@@ -216,7 +228,8 @@ def cmd_references(args) -> int:
         runs = len(run_names(get_profile(args.profile), args.stages)) * len(args.seeds)
         print(long_run_warning(args.profile, runs, args.jobs), flush=True)
         run_references(args.profile, seeds=args.seeds, stages=args.stages, source=args.source,
-                       output=args.output, table=args.table, force=args.force, jobs=args.jobs)
+                       output=args.output, table=args.table, force=args.force, jobs=args.jobs,
+                       settings=dict(args.set))
     references = load_references(args.output if args.action in ("run", "merge") else None)
     profiles = [args.profile] if args.profile else sorted(references["profiles"])
     for name in profiles:
@@ -400,6 +413,10 @@ def build_parser() -> argparse.ArgumentParser:
     references.add_argument("--output", help="references JSON to update (default: the "
                                              "package's own)")
     references.add_argument("--table", help="also write the markdown ablation table here")
+    references.add_argument("--set", action="append", default=[], type=_setting,
+                            metavar="SETTING=VALUE",
+                            help="run: a tuning trial, with one of the profile's free settings "
+                            "changed (repeatable; e.g. erasing_probability=0.1); needs --output")
     references.add_argument("--jobs", type=int, default=1,
                             help="run: runs that train at once, each in its own process with "
                             "cores / jobs threads (default 1); on a GPU, as many as fit")

@@ -7,8 +7,9 @@ by default ``quick``, and ``full`` on a GPU once every stage has a full referenc
 
 from __future__ import annotations
 
+import ast
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 PROFILE_ENV = "CIFAR_COURSE_PROFILE"
 
@@ -138,3 +139,32 @@ def get_profile(name: str | Profile | None = None) -> Profile:
             f"Unknown profile {name!r}. Choose one of {', '.join(PROFILES)} "
             f"(argument, or the {PROFILE_ENV} environment variable)."
         ) from None
+
+
+# What a tuning trial may change in a profile (docs/tuning-full.md): the settings the
+# stages leave free. Data sizes, recipe and name are what the profile *is*.
+TRIAL_SETTINGS = {"epochs": int, "batch_size": int, "learning_rate": float,
+                  "reduce_lr_patience": int, "reduce_lr_min_delta": float,
+                  "reduce_lr_factor": float, "erasing_probability": float}
+
+
+def with_settings(profile: Profile, settings: dict[str, str]) -> Profile:
+    """``profile`` with some free settings changed, for a tuning trial: e.g.
+    ``{"erasing_probability": "0.1"}`` (values as typed on a command line)."""
+    changes = {}
+    for key, text in settings.items():
+        kind = TRIAL_SETTINGS.get(key)
+        if kind is None:
+            raise ValueError(f"{key!r} is not a setting a tuning trial may change. These are: "
+                             f"{', '.join(TRIAL_SETTINGS)}")
+        try:
+            value = ast.literal_eval(str(text))
+        except (ValueError, SyntaxError):
+            value = None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 \
+                or (kind is int and value != int(value)):
+            raise ValueError(f"{key}={text}: expected a non-negative "
+                             f"{'whole number' if kind is int else 'number'}")
+        changes[key] = kind(value)
+    return replace(profile, **changes)
+

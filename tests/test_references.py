@@ -350,11 +350,11 @@ def _fake_runner_processes(monkeypatch, tmp_path, behaviour):
                         [sys.executable, "-c", behaviour(name, seed, output)])
 
 
-def _writes_its_run(tmp_path, name, seed, output, accuracy=0.4, wait_for=None):
+def _writes_its_run(tmp_path, name, seed, output, accuracy=0.4, wait_for=None, settings=None):
     """Code for a runner process that writes one recorded run of the final stage, after
     waiting (at most 30 s) until the process of seed ``wait_for`` has started too."""
     prepared = tmp_path / f"prepared-{seed}.json"
-    prepared.write_text(json.dumps(_runner_output("grade", [seed], accuracy)))
+    prepared.write_text(json.dumps(_runner_output("grade", [seed], accuracy, settings)))
     return (f"import pathlib, shutil, sys, time\n"
             f"pathlib.Path({str(tmp_path / f'started-{seed}')!r}).touch()\n"
             f"other = pathlib.Path({str(tmp_path / f'started-{wait_for}')!r})\n"
@@ -422,3 +422,46 @@ def test_parallel_runner_processes_train_real_runs(tmp_path, monkeypatch):
     assert [r["seed"] for r in runs] == [0, 1]
     assert all(r["hardware"]["torch_threads"] == max(1, os.cpu_count() // 2) for r in runs)
     assert all(r["epochs_run"] == 10 and r["test_accuracy"] > 0.15 for r in runs)
+
+
+def test_a_tuning_trial_changes_only_free_settings_and_never_the_packages_references(
+        monkeypatch, tmp_path):
+    from cifar_course.cli import main
+    from cifar_course.profiles import get_profile, with_settings
+    from cifar_course.references import runner
+
+    full = get_profile("full")
+    trial = with_settings(full, {"erasing_probability": "0.1", "batch_size": "128"})
+    assert (trial.erasing_probability, trial.batch_size) == (0.1, 128)
+    assert trial.learning_rate == full.learning_rate and full.erasing_probability == 0.25
+    for wrong, says in [({"train_size": "100"}, "not a setting"),
+                        ({"batch_size": "12.5"}, "whole number"),
+                        ({"learning_rate": "fast"}, "number")]:
+        with pytest.raises(ValueError, match=says):
+            with_settings(full, wrong)
+    # A trial's runs never land in the package's references, nor train before saying so.
+    with pytest.raises(ValueError, match="--output"):
+        run_references("full", stages=["callbacks"], settings={"erasing_probability": "0.1"})
+    with pytest.raises(SystemExit):
+        main(["references", "run", "--profile", "full", "--set", "erasing_probability"])
+    # Each runner process gets the trial's settings, and records them.
+    command = runner.runner_command("full", "callbacks", 0, tmp_path / "t.json", None, 1, False,
+                                    {"erasing_probability": "0.1"})
+    assert "erasing_probability=0.1" == command[command.index("--set") + 1]
+    assert runner._run_signature(trial)["profile"]["erasing_probability"] == 0.1
+
+
+def test_a_tuning_trial_in_parallel_merges_runs_made_under_its_settings(monkeypatch, tmp_path):
+    from cifar_course.profiles import get_profile, with_settings
+    from cifar_course.references.runner import profile_settings
+
+    trial = json.loads(json.dumps(profile_settings(with_settings(get_profile("grade"),
+                                                                 {"epochs": "1"}))))
+    _fake_runner_processes(monkeypatch, tmp_path, lambda name, seed, output: _writes_its_run(
+        tmp_path, name, seed, output, settings=trial))
+    output = tmp_path / "trial.json"
+    run_references("grade", seeds=[0, 1], stages=["callbacks"], output=output, jobs=2,
+                   settings={"epochs": "1"}, log=lambda *a, **k: None)
+    entry = load_references(output)["profiles"]["grade"]
+    assert entry["signature"]["profile"]["epochs"] == 1 and entry["stages"]["callbacks"]["seeds"] == [0, 1]
+

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import keras
 
-from ..profiles import get_profile
+from ..profiles import get_profile, with_settings
 from ..stages import STAGES, get_stage
 from ..threads import threads_per_worker
 from . import PROTOCOL, load_references, shipped_references_path
@@ -304,18 +304,26 @@ def _read_epoch_log(path: Path) -> list[dict]:
 
 def run_references(profile_name: str, seeds=(0, 1, 2), stages=None, source=None,
                    output: str | Path | None = None, table: str | Path | None = None,
-                   force: bool = False, jobs: int = 1, log=print) -> dict:
+                   force: bool = False, jobs: int = 1, settings: dict | None = None,
+                   log=print) -> dict:
     """Train ``stages`` x ``seeds`` in a profile, merging each run into ``output`` as it lands.
 
     ``output`` defaults to the package's own ``references.json``. Runs already
     recorded under the same protocol, profile and data are skipped unless
     ``force``; an interrupted run resumes from its last finished epoch. With
     ``jobs`` > 1, that many runs train at once, each in a runner process of its
-    own sharing the cores (``_run_in_parallel``).
+    own sharing the cores (``_run_in_parallel``). ``settings`` makes the runs a
+    tuning trial (``profiles.with_settings``), recorded in ``output`` only.
     """
     from ..training import prepare_data
 
     profile = get_profile(profile_name)
+    if settings:
+        if output is None or Path(output).resolve() == shipped_references_path().resolve():
+            raise ValueError("a tuning trial (changed settings) writes its runs to a file of its "
+                             "own, never to the package's references: give --output, then "
+                             "benchmarks/tuning_table.py --add that file")
+        profile = with_settings(profile, settings)
     if profile.synthetic:
         raise ValueError(f"Profile {profile.name!r} uses synthetic images: references must "
                          f"come from real CIFAR-10. Use 'grade', 'quick' or 'full'.")
@@ -341,7 +349,8 @@ def run_references(profile_name: str, seeds=(0, 1, 2), stages=None, source=None,
                 else:
                     pending.append((name, seed))
         if jobs > 1:
-            _run_in_parallel(profile, pending, source, output, signature, force, jobs, log)
+            _run_in_parallel(profile, pending, source, output, signature, force, jobs, log,
+                             settings)
         else:
             for name, seed in pending:
                 _run_and_merge(profile, name, seed, data, output, signature, log)
@@ -370,7 +379,7 @@ def _run_and_merge(profile, name: str, seed: int, data, output: Path, signature:
 
 
 def _run_in_parallel(profile, pending, source, output: Path, signature: dict, force: bool,
-                     jobs: int, log) -> None:
+                     jobs: int, log, settings: dict | None = None) -> None:
     """Each pending (run, seed) in a runner process of its own, ``jobs`` at a time.
 
     Each process writes its own references file (and log) beside its backup
@@ -387,7 +396,8 @@ def _run_in_parallel(profile, pending, source, output: Path, signature: dict, fo
         log(f"{name} seed {seed}: started in its own process (log: {own_log})", flush=True)
         with open(own_log, "a") as handle:
             returncode = subprocess.run(
-                runner_command(profile.name, name, seed, own_output, source, threads, force),
+                runner_command(profile.name, name, seed, own_output, source, threads, force,
+                               settings),
                 stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
         return own_output, own_log, returncode
 
@@ -400,7 +410,7 @@ def _run_in_parallel(profile, pending, source, output: Path, signature: dict, fo
             if returncode != 0 or not own_output.exists():
                 failed.append(f"{name} seed {seed} (exit {returncode}; log: {own_log})")
                 continue
-            _merge_files([own_output], output, log)
+            _merge_files([own_output], output, log, profile)
             own_output.unlink()
             own_log.unlink()
     if failed:
@@ -411,11 +421,13 @@ def _run_in_parallel(profile, pending, source, output: Path, signature: dict, fo
 
 
 def runner_command(profile: str, name: str, seed: int, output: Path, source, threads: int | None,
-                   force: bool) -> list[str]:
+                   force: bool, settings: dict | None = None) -> list[str]:
     """The command line of one runner process: one run, into its own ``output``."""
     command = [sys.executable, "-m", "cifar_course.cli", "references", "run",
                "--profile", profile, "--stages", name, "--seeds", str(seed),
                "--output", str(output)]
+    for key, value in (settings or {}).items():
+        command += ["--set", f"{key}={value}"]
     if source:
         command += ["--source", str(source)]
     if threads:
@@ -450,13 +462,15 @@ def merge_references(sources, output: str | Path | None = None, log=print) -> di
         return _merge_files(sources, output, log)
 
 
-def _merge_files(sources, output: Path, log) -> dict:
-    """``merge_references`` for a caller that holds ``output``'s lock."""
+def _merge_files(sources, output: Path, log, profile=None) -> dict:
+    """``merge_references`` for a caller that holds ``output``'s lock. ``profile``: the
+    settings its runs must have been made under, where not the named profile's (a trial)."""
     references = load_references(output) if output.exists() else {"profiles": {}}
     for source in map(Path, sources):
         for name, theirs in json.loads(source.read_text())["profiles"].items():
             signature = theirs["signature"]
-            wanted = _run_signature(get_profile(name), signature.get("data_sha256"))
+            expected = profile if profile is not None and profile.name == name else get_profile(name)
+            wanted = _run_signature(expected, signature.get("data_sha256"))
             if signature != wanted:
                 raise ValueError(
                     f"{source}: its {name!r} runs were measured under other settings or "
