@@ -129,10 +129,11 @@ def test_lesson_04_draws_the_stage_3_model_that_lesson_03_saved(tmp_path):
     assert not stage_3.errors
     run = execute(SOLUTIONS / "04_label_smoothing.ipynb", tmp_path, "smoke")
     assert not run.errors
+    assert (tmp_path / "runs" / "smoke" / "dropout_weight_decay" / "model.keras").exists()
+    # Outputs are text only: figures do not display under MPLBACKEND=Agg, as in CI.
     diagram = next(c for c in run.notebook.cells if "plot_reliability_diagram(" in c.source)
-    shown = [o for o in diagram.outputs if o.get("output_type") == "display_data"]
     text = "".join(o.get("text", "") for o in diagram.outputs)
-    assert "No stage 3 model" not in text and len(shown) == 2, (text, len(shown))
+    assert "No stage 3 model" not in text, text
 
 
 @pytest.mark.real_data
