@@ -410,7 +410,7 @@ def _run_in_parallel(profile, pending, source, output: Path, signature: dict, fo
             if returncode != 0 or not own_output.exists():
                 failed.append(f"{name} seed {seed} (exit {returncode}; log: {own_log})")
                 continue
-            _merge_files([own_output], output, log, profile)
+            _merge_files([own_output], output, log, signature)
             own_output.unlink()
             own_log.unlink()
     if failed:
@@ -462,15 +462,15 @@ def merge_references(sources, output: str | Path | None = None, log=print) -> di
         return _merge_files(sources, output, log)
 
 
-def _merge_files(sources, output: Path, log, profile=None) -> dict:
-    """``merge_references`` for a caller that holds ``output``'s lock. ``profile``: the
-    settings its runs must have been made under, where not the named profile's (a trial)."""
+def _merge_files(sources, output: Path, log, expected: dict | None = None) -> dict:
+    """``merge_references`` for a caller that holds ``output``'s lock. ``expected``: the
+    signature the runs must have, where the caller knows it (a trial's runner processes);
+    else the named profile's, as this code defines it."""
     references = load_references(output) if output.exists() else {"profiles": {}}
     for source in map(Path, sources):
         for name, theirs in json.loads(source.read_text())["profiles"].items():
             signature = theirs["signature"]
-            expected = profile if profile is not None and profile.name == name else get_profile(name)
-            wanted = _run_signature(expected, signature.get("data_sha256"))
+            wanted = expected or _run_signature(get_profile(name), signature.get("data_sha256"))
             if signature != wanted:
                 raise ValueError(
                     f"{source}: its {name!r} runs were measured under other settings or "
