@@ -30,7 +30,15 @@ class Lesson:
 
     @property
     def run_dir(self) -> Path:
-        return RUNS_DIR / self.profile.name / self.stage.name
+        return _run_dir(self.stage, self.profile)
+
+    def saved_model(self, stage: str | int):
+        """The model ``record`` saved for an earlier ``stage`` in this profile and
+        folder (the lesson that trains it ran here), or ``None`` where there is none."""
+        import keras
+
+        path = _run_dir(get_stage(stage), self.profile) / "model.keras"
+        return keras.saving.load_model(path) if path.exists() else None
 
     def train(self, model=None, *, optimizer=None, loss=None, callbacks=None, verbose="auto"):
         """Train this lesson's stage (the student's pieces replace the stage's own)."""
@@ -86,9 +94,14 @@ class Lesson:
         return summary
 
 
+def _run_dir(stage: Stage, profile: Profile) -> Path:
+    """Where ``Lesson.record`` saves a stage's run: lessons run in one folder share it."""
+    return RUNS_DIR / profile.name / stage.name
+
+
 def _saved(stage: Stage, profile: Profile, name: str = "metrics.json") -> dict | None:
     """What ``Lesson.record`` saved for a stage (its metrics, or ``history.json``)."""
-    path = RUNS_DIR / profile.name / stage.name / name
+    path = _run_dir(stage, profile) / name
     return json.loads(path.read_text()) if path.exists() else None
 
 

@@ -53,3 +53,26 @@ def test_the_comparison_shows_each_metric_of_this_run_beside_its_reference(tmp_p
     baseline_line = next(row for row in table.splitlines() if row.startswith(STAGES[0].title))
     assert baseline_line.split()[-4:] == ["38", "+-", "2.83", "2"]
     assert "ECE" in table and "cross-entropy" in table and "epochs" in table
+
+
+def test_a_later_lesson_loads_the_model_an_earlier_one_saved_in_its_profile(tmp_path, monkeypatch):
+    import keras
+
+    monkeypatch.setattr(lesson, "RUNS_DIR", tmp_path)
+    smoke, quick = get_profile("smoke"), get_profile("quick")
+    stage_4 = lesson.Lesson(stage=STAGES[3], profile=smoke, seed=0, data=None)
+    assert stage_4.saved_model("dropout_weight_decay") is None
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="dense")])
+    saved = lesson.Lesson(stage=STAGES[2], profile=smoke, seed=0, data=None).run_dir
+    saved.mkdir(parents=True)
+    model.save(saved / "model.keras")
+
+    loaded = stage_4.saved_model("dropout_weight_decay")
+    x = np.ones((1, 3), dtype="float32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x)),
+                               keras.ops.convert_to_numpy(model(x)), rtol=1e-6)
+    assert stage_4.saved_model(3) is not None  # by number, as get_stage takes it
+    # Another profile's lessons do not see it.
+    assert lesson.Lesson(stage=STAGES[3], profile=quick, seed=0, data=None) \
+        .saved_model("dropout_weight_decay") is None
