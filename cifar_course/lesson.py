@@ -19,6 +19,7 @@ from .stages import STAGES, Stage, get_stage
 
 from .grading.checks import GRADING_ENV  # under the grader, its profile wins over the notebook's
 RUNS_DIR = Path("runs")
+MODEL_FILE = "model.keras"  # what record saves and saved_model loads, in a stage's run folder
 
 
 @dataclass
@@ -37,7 +38,7 @@ class Lesson:
         folder (the lesson that trains it ran here), or ``None`` where there is none."""
         import keras
 
-        path = _run_dir(get_stage(stage), self.profile) / "model.keras"
+        path = _run_dir(get_stage(stage), self.profile) / MODEL_FILE
         return keras.saving.load_model(path) if path.exists() else None
 
     def train(self, model=None, *, optimizer=None, loss=None, callbacks=None, verbose="auto"):
@@ -77,7 +78,7 @@ class Lesson:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
         (self.run_dir / "history.json").write_text(json.dumps(history) + "\n")
-        model.save(self.run_dir / "model.keras")  # later lessons can start from it
+        model.save(self.run_dir / MODEL_FILE)  # later lessons can start from it
         print(f"{self.stage.title} ({self.profile.name} profile, seed {self.seed}): test "
               f"accuracy {test['accuracy']:.2%}, test cross-entropy {test['loss']:.3f}, ECE "
               f"{test['ece']:.3f}; lowest validation loss at epoch {best} of "
