@@ -1,0 +1,184 @@
+"""Pilots of what the final stage fixes: docs/fixed-settings-pilots.md.
+
+The tuning trials (docs/tuning-full.md) vary only what the stages leave free. How
+far the final stage can go in 40 epochs also depends on what it fixes: the head
+(global average pooling), the dropout rate (0.5) and AdamW's decoupled decay
+(0.05). A pilot trains the final stage with some of those changed, under the full
+profile's settings (or on fewer training images, ``--train-size``), and appends
+its figures to a record, docs/fixed-settings-pilots.json; ``--page`` writes the
+record as a markdown page, beside the final stage's own reference runs:
+
+    python benchmarks/fixed_settings_pilot.py --head flatten --seed 0
+    python benchmarks/fixed_settings_pilot.py --page docs/fixed-settings-pilots.md
+
+A pilot chooses nothing and changes no reference. Pilots are compared on the
+validation accuracy of the weights they end with (EarlyStopping restores those of
+the lowest validation loss), as the tuning trials are; the test accuracy is shown,
+never used. An interrupted pilot resumes from its last finished epoch when the
+same command is run again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import shutil
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+RECORD = Path(__file__).resolve().parents[1] / "docs" / "fixed-settings-pilots.json"
+def pilot_settings(args) -> dict:
+    """What a pilot changes: the final stage's fixed settings and the training images."""
+    return {"head": args.head, "dropout": args.dropout, "weight_decay": args.weight_decay,
+            "train_size": args.train_size}
+
+
+def run_pilot(settings: dict, seed: int, profile_name: str = "full", threads: int | None = None,
+              verbose: int = 2) -> dict:
+    """Train the final stage with ``settings`` changed; its figures, as a JSON-ready dict."""
+    import cifar_course  # noqa: F401  (the torch backend, before keras)
+    import keras
+
+    from cifar_course.models import build_stage_model
+    from cifar_course.profiles import get_profile
+    from cifar_course.references.runner import backup_root, hardware
+    from cifar_course.stages import FINAL_STAGE
+    from cifar_course.threads import configure_threads
+    from cifar_course.training import best_epoch, prepare_data, train_stage
+
+    configure_threads(threads)
+    profile = get_profile(profile_name)
+    if settings["train_size"] is not None:
+        profile = replace(profile, name=f"{profile.name}-{settings['train_size']}",
+                          train_size=settings["train_size"])
+    stage = replace(
+        FINAL_STAGE,
+        model=replace(FINAL_STAGE.model, dropout=settings["dropout"]),
+        optimizer=replace(FINAL_STAGE.optimizer, weight_decay=settings["weight_decay"]),
+    )
+    key = hashlib.sha256(json.dumps([settings, profile.name], sort_keys=True).encode())
+    folder = backup_root() / "pilots" / f"{key.hexdigest()[:10]}-seed{seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "epochs.csv"
+    if not (folder / "backup").exists():  # a fresh start: no epochs of an earlier attempt
+        log.unlink(missing_ok=True)
+
+    data = prepare_data(profile)
+    keras.utils.set_random_seed(seed)  # before building, as the reference runs do
+    model = build_stage_model(stage.model, seed=seed, erasing_probability=profile.erasing_probability,
+                              head=settings["head"])
+    start = time.time()
+    result = train_stage(stage, profile, seed=seed, data=data, model=model, verbose=verbose,
+                         extra_callbacks=[keras.callbacks.BackupAndRestore(str(folder / "backup")),
+                                          keras.callbacks.CSVLogger(str(log), append=True)])
+    with log.open() as handle:  # the whole run's epochs, resumed legs included
+        epochs = list(csv.DictReader(handle))
+    shutil.rmtree(folder)  # done: the same command later trains afresh
+    best, _ = best_epoch({"val_loss": [float(row["val_loss"]) for row in epochs]})
+    return {
+        **settings, "train_images": len(data.x_train), "seed": seed, "profile": profile.name,
+        "weights": model.count_params(),
+        "epochs_run": len(epochs), "best_epoch": best,
+        "val_accuracy": float(epochs[best - 1]["val_accuracy"]),
+        "train_accuracy_last": float(epochs[-1]["accuracy"]),
+        "test_accuracy": result.test["accuracy"], "test_loss": result.test["loss"],
+        "ece": result.test["ece"], "seconds_last_leg": round(time.time() - start),
+        "hardware": hardware(), "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def reference_rows() -> list[dict]:
+    """The final stage's own full-profile runs in references.json, as pilot rows: what a
+    pilot is compared with (a pilot of the stage's own settings is such a run)."""
+    from cifar_course.models import build_stage_model
+    from cifar_course.references import load_references
+    from cifar_course.stages import FINAL_STAGE
+
+    entry = load_references()["profiles"].get("full", {}).get("stages", {}).get(FINAL_STAGE.name)
+    rows = []
+    for run in (entry or {}).get("runs", []):
+        curve = run.get("epochs", {})
+        if not curve.get("val_accuracy"):
+            continue
+        rows.append({"head": "global_pool", "dropout": FINAL_STAGE.model.dropout,
+                     "weight_decay": FINAL_STAGE.optimizer.weight_decay, "train_size": None,
+                     "train_images": 45_000, "seed": run["seed"], "profile": "full",
+                     "weights": build_stage_model(FINAL_STAGE.model).count_params(),
+                     "epochs_run": run["epochs_run"], "best_epoch": run["best_epoch"],
+                     "val_accuracy": curve["val_accuracy"][run["best_epoch"] - 1],
+                     "train_accuracy_last": curve["accuracy"][-1],
+                     "test_accuracy": run["test_accuracy"], "reference": True})
+    return rows
+
+
+def page(pilots: list[dict], references: list[dict]) -> str:
+    """docs/fixed-settings-pilots.md: the final stage's reference runs, then the pilots."""
+    lines = [
+        "# Pilots of what the final stage fixes",
+        "",
+        "Written by `python benchmarks/fixed_settings_pilot.py --page docs/fixed-settings-pilots.md` "
+        "from [fixed-settings-pilots.json](fixed-settings-pilots.json); do not edit by hand. "
+        "The tuning trials ([tuning-full.md](tuning-full.md)) vary what the stages leave free. "
+        "A pilot varies what the final stage fixes (the head, the dropout rate, AdamW's "
+        "decoupled decay) to see how far the network goes in 40 epochs with the full profile's "
+        "other settings. The first rows are the final stage itself, its full-profile references. "
+        "Validation is the accuracy of the weights a run ends with (those of its lowest "
+        "validation loss); test is shown and chose nothing. A pilot changes no reference: "
+        "the recipe changes only in `stages.py`, after which every stage is measured again.",
+        "",
+        "| run | head | dropout | AdamW decay | training images | seed | weights | best epoch | "
+        "training accuracy, last epoch | validation (%) | test (%) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    ordered = sorted(pilots, key=lambda p: (p["train_images"], p["head"] != "global_pool",
+                                            -p["dropout"], -p["weight_decay"], p["seed"]))
+    for p in [*references, *ordered]:
+        lines.append(
+            f"| {'reference' if p.get('reference') else 'pilot ' + p.get('date', '')} | "
+            f"{p['head']} | {p['dropout']:g} | {p['weight_decay']:g} | "
+            f"{p['train_images']:,} | {p['seed']} | {p['weights']:,} | "
+            f"{p['best_epoch']} of {p['epochs_run']} | {p['train_accuracy_last']:.3f} | "
+            f"{100 * p['val_accuracy']:.2f} | {100 * p['test_accuracy']:.2f} |")
+    lines += ["", "The reference project reached 86.80% test accuracy in about 85 epochs.", ""]
+    return "\n".join(lines)
+
+
+def add_to_record(record: list[dict], figures: dict) -> list[dict]:
+    """The record with ``figures`` in it, replacing an earlier run of the same pilot and seed."""
+    same = ("head", "dropout", "weight_decay", "train_images", "seed", "profile")
+    return [p for p in record if any(p[k] != figures[k] for k in same)] + [figures]
+
+
+def main(argv=None) -> int:
+    from cifar_course.stages import FINAL_STAGE
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--head", choices=("global_pool", "flatten"), default="global_pool")
+    parser.add_argument("--dropout", type=float, default=FINAL_STAGE.model.dropout)
+    parser.add_argument("--weight-decay", type=float, default=FINAL_STAGE.optimizer.weight_decay)
+    parser.add_argument("--train-size", type=int, default=None,
+                        help="training images (default: the profile's, all 45,000)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--profile", default="full")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--record", type=Path, default=RECORD,
+                        help="the pilots' record (JSON) a pilot is added to, a page written from")
+    parser.add_argument("--page", type=Path,
+                        help="write the record's page here instead of training a pilot")
+    args = parser.parse_args(argv)
+    record = json.loads(args.record.read_text()) if args.record.exists() else []
+    if args.page:
+        args.page.write_text(page(record, reference_rows()))
+        return 0
+    figures = run_pilot(pilot_settings(args), args.seed, args.profile, args.threads)
+    print(json.dumps(figures))
+    args.record.write_text(json.dumps(add_to_record(record, figures), indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""benchmarks/fixed_settings_pilot.py: pilots of what the final stage fixes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from benchmark_scripts import load_benchmark
+
+from cifar_course.models import build_baseline_cnn
+from cifar_course.stages import FINAL_STAGE
+from cifar_course.training import train_stage
+
+
+@pytest.fixture(scope="module")
+def pilot():
+    return load_benchmark("fixed_settings_pilot")
+
+
+def test_a_pilot_of_the_stage_own_settings_is_the_stage_run(pilot):
+    """A pilot measures a change against the very run the references make."""
+    settings = {"head": "global_pool", "dropout": FINAL_STAGE.model.dropout,
+                "weight_decay": FINAL_STAGE.optimizer.weight_decay, "train_size": None}
+    figures = pilot.run_pilot(settings, seed=0, profile_name="smoke", verbose=0)
+    reference = train_stage(FINAL_STAGE, "smoke", seed=0, verbose=0)
+    assert figures["test_accuracy"] == pytest.approx(reference.test["accuracy"])
+    assert figures["epochs_run"] == reference.epochs_run
+    assert figures["train_images"] == 256 and figures["weights"] == reference.model.count_params()
+
+
+def test_a_pilot_is_recorded_once_and_its_page_shows_it_beside_the_references(pilot, tmp_path):
+    record = tmp_path / "pilots.json"
+    for _ in range(2):  # run again after finishing: trains afresh and replaces its record
+        assert pilot.main(["--profile", "smoke", "--head", "flatten", "--dropout", "0",
+                           "--record", str(record)]) == 0
+    runs = json.loads(record.read_text())
+    assert len(runs) == 1 and runs[0]["epochs_run"] == 3 and runs[0]["head"] == "flatten"
+    assert runs[0]["weights"] == build_baseline_cnn(head="flatten").count_params()
+    page = tmp_path / "page.md"
+    assert pilot.main(["--record", str(record), "--page", str(page)]) == 0
+    rows = [line for line in page.read_text().splitlines() if line.startswith("| ")]
+    references = pilot.reference_rows()
+    assert len(rows) == 1 + len(references) + 1  # the header, the references, the pilot
+    assert rows[-1].startswith(f"| pilot {runs[0]['date']} | flatten | 0 | 0.05 | 256 | 0 |")
+
+
+def test_the_published_page_is_the_record(pilot):
+    record = json.loads(pilot.RECORD.read_text())
+    page = pilot.page(record, pilot.reference_rows())
+    assert (pilot.RECORD.parent / "fixed-settings-pilots.md").read_text() == page, \
+        "stale: python benchmarks/fixed_settings_pilot.py --page docs/fixed-settings-pilots.md"
+
+
+def test_an_unknown_head_is_refused():
+    with pytest.raises(ValueError, match="head='dense'.*global_pool, flatten"):
+        build_baseline_cnn(head="dense")
