@@ -147,6 +147,10 @@ def page(pilots: list[dict], references: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def read_record(path: Path) -> list[dict]:
+    return json.loads(path.read_text()) if path.exists() else []
+
+
 def add_to_record(record: list[dict], figures: dict) -> list[dict]:
     """The record with ``figures`` in it, replacing an earlier run of the same pilot and seed."""
     same = ("head", "dropout", "weight_decay", "train_images", "seed", "profile")
@@ -170,13 +174,16 @@ def main(argv=None) -> int:
     parser.add_argument("--page", type=Path,
                         help="write the record's page here instead of training a pilot")
     args = parser.parse_args(argv)
-    record = json.loads(args.record.read_text()) if args.record.exists() else []
     if args.page:
-        args.page.write_text(page(record, reference_rows()))
+        args.page.write_text(page(read_record(args.record), reference_rows()))
         return 0
     figures = run_pilot(pilot_settings(args), args.seed, args.profile, args.threads)
     print(json.dumps(figures))
-    args.record.write_text(json.dumps(add_to_record(record, figures), indent=1) + "\n")
+    # Read only now: pilots running side by side each add to what the others wrote.
+    record = add_to_record(read_record(args.record), figures)
+    temporary = args.record.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(record, indent=1) + "\n")
+    temporary.replace(args.record)
     return 0
 
 
