@@ -31,6 +31,8 @@ from dataclasses import replace
 from pathlib import Path
 
 RECORD = Path(__file__).resolve().parents[1] / "docs" / "fixed-settings-pilots.json"
+
+
 def pilot_settings(args) -> dict:
     """What a pilot changes: the final stage's fixed settings and the training images."""
     return {"head": args.head, "dropout": args.dropout, "weight_decay": args.weight_decay,
@@ -81,8 +83,7 @@ def run_pilot(settings: dict, seed: int, profile_name: str = "full", threads: in
     best, _ = best_epoch({"val_loss": [float(row["val_loss"]) for row in epochs]})
     return {
         **settings, "train_images": len(data.x_train), "seed": seed, "profile": profile.name,
-        "weights": model.count_params(),
-        "epochs_run": len(epochs), "best_epoch": best,
+        "weights": model.count_params(), "epochs_run": len(epochs), "best_epoch": best,
         "val_accuracy": float(epochs[best - 1]["val_accuracy"]),
         "train_accuracy_last": float(epochs[-1]["accuracy"]),
         "test_accuracy": result.test["accuracy"], "test_loss": result.test["loss"],
