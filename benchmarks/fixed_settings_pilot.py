@@ -21,8 +21,6 @@ same command is run again.
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
 import json
 import shutil
 import sys
@@ -41,16 +39,17 @@ def pilot_settings(args) -> dict:
 
 def run_pilot(settings: dict, seed: int, profile_name: str = "full", threads: int | None = None,
               verbose: int = 2) -> dict:
-    """Train the final stage with ``settings`` changed; its figures, as a JSON-ready dict."""
+    """Train the final stage with ``settings`` changed, resumably as the reference runner
+    trains; its figures, as a JSON-ready dict."""
     import cifar_course  # noqa: F401  (the torch backend, before keras)
     import keras
 
     from cifar_course.models import build_stage_model
     from cifar_course.profiles import get_profile
-    from cifar_course.references.runner import backup_root, hardware
+    from cifar_course.references.runner import _train_resumably, backup_folder, hardware
     from cifar_course.stages import FINAL_STAGE
     from cifar_course.threads import configure_threads
-    from cifar_course.training import best_epoch, prepare_data, train_stage
+    from cifar_course.training import prepare_data
 
     configure_threads(threads)
     profile = get_profile(profile_name)
@@ -62,34 +61,31 @@ def run_pilot(settings: dict, seed: int, profile_name: str = "full", threads: in
         model=replace(FINAL_STAGE.model, dropout=settings["dropout"]),
         optimizer=replace(FINAL_STAGE.optimizer, weight_decay=settings["weight_decay"]),
     )
-    key = hashlib.sha256(json.dumps([settings, profile.name], sort_keys=True).encode())
-    folder = backup_root() / "pilots" / f"{key.hexdigest()[:10]}-seed{seed}"
-    folder.mkdir(parents=True, exist_ok=True)
-    log = folder / "epochs.csv"
-    if not (folder / "backup").exists():  # a fresh start: no epochs of an earlier attempt
-        log.unlink(missing_ok=True)
-
+    folder = backup_folder(profile, "pilot", seed, settings)
     data = prepare_data(profile)
     keras.utils.set_random_seed(seed)  # before building, as the reference runs do
     model = build_stage_model(stage.model, seed=seed, erasing_probability=profile.erasing_probability,
                               head=settings["head"])
     start = time.time()
-    result = train_stage(stage, profile, seed=seed, data=data, model=model, verbose=verbose,
-                         extra_callbacks=[keras.callbacks.BackupAndRestore(str(folder / "backup")),
-                                          keras.callbacks.CSVLogger(str(log), append=True)])
-    with log.open() as handle:  # the whole run's epochs, resumed legs included
-        epochs = list(csv.DictReader(handle))
+    run = _train_resumably(stage, profile, seed, data, folder, model=model, verbose=verbose)
     shutil.rmtree(folder)  # done: the same command later trains afresh
-    best, _ = best_epoch({"val_loss": [float(row["val_loss"]) for row in epochs]})
     return {
-        **settings, "train_images": len(data.x_train), "seed": seed, "profile": profile.name,
-        "weights": model.count_params(), "epochs_run": len(epochs), "best_epoch": best,
-        "val_accuracy": float(epochs[best - 1]["val_accuracy"]),
-        "train_accuracy_last": float(epochs[-1]["accuracy"]),
-        "test_accuracy": result.test["accuracy"], "test_loss": result.test["loss"],
-        "ece": result.test["ece"], "seconds_last_leg": round(time.time() - start),
+        **settings, "train_images": len(data.x_train), "profile": profile.name,
+        "weights": model.count_params(), **run_figures(run),
+        "test_loss": run["test_loss"], "ece": run["ece"],
+        "seconds_last_leg": round(time.time() - start),
         "hardware": hardware(), "date": time.strftime("%Y-%m-%d"),
     }
+
+
+def run_figures(run: dict) -> dict:
+    """What a row of the page shows of a run, as the reference runner summarises it."""
+    from cifar_course.references import restored_val_accuracy
+
+    return {"seed": run["seed"], "epochs_run": run["epochs_run"], "best_epoch": run["best_epoch"],
+            "val_accuracy": restored_val_accuracy(run),
+            "train_accuracy_last": run["epochs"]["accuracy"][-1],
+            "test_accuracy": run["test_accuracy"]}
 
 
 def reference_rows() -> list[dict]:
@@ -99,21 +95,16 @@ def reference_rows() -> list[dict]:
     from cifar_course.references import load_references
     from cifar_course.stages import FINAL_STAGE
 
-    entry = load_references()["profiles"].get("full", {}).get("stages", {}).get(FINAL_STAGE.name)
-    rows = []
-    for run in (entry or {}).get("runs", []):
-        curve = run.get("epochs", {})
-        if not curve.get("val_accuracy"):
-            continue
-        rows.append({"head": "global_pool", "dropout": FINAL_STAGE.model.dropout,
-                     "weight_decay": FINAL_STAGE.optimizer.weight_decay, "train_size": None,
-                     "train_images": 45_000, "seed": run["seed"], "profile": "full",
-                     "weights": build_stage_model(FINAL_STAGE.model).count_params(),
-                     "epochs_run": run["epochs_run"], "best_epoch": run["best_epoch"],
-                     "val_accuracy": curve["val_accuracy"][run["best_epoch"] - 1],
-                     "train_accuracy_last": curve["accuracy"][-1],
-                     "test_accuracy": run["test_accuracy"], "reference": True})
-    return rows
+    entry = load_references()["profiles"].get("full", {})
+    runs = entry.get("stages", {}).get(FINAL_STAGE.name, {}).get("runs", [])
+    runs = [run for run in runs if run.get("epochs", {}).get("val_accuracy")]
+    if not runs:
+        return []
+    settings = {"head": "global_pool", "dropout": FINAL_STAGE.model.dropout,
+                "weight_decay": FINAL_STAGE.optimizer.weight_decay, "train_size": None,
+                "train_images": entry["provenance"]["data"]["n_train"], "profile": "full",
+                "weights": build_stage_model(FINAL_STAGE.model).count_params(), "reference": True}
+    return [{**settings, **run_figures(run)} for run in runs]
 
 
 def page(pilots: list[dict], references: list[dict]) -> str:
@@ -180,11 +171,11 @@ def main(argv=None) -> int:
         return 0
     figures = run_pilot(pilot_settings(args), args.seed, args.profile, args.threads)
     print(json.dumps(figures))
+    from cifar_course.references.runner import _write_atomically
+
     # Read only now: pilots running side by side each add to what the others wrote.
     record = add_to_record(read_record(args.record), figures)
-    temporary = args.record.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(record, indent=1) + "\n")
-    temporary.replace(args.record)
+    _write_atomically(args.record, json.dumps(record, indent=1) + "\n")
     return 0
 
 

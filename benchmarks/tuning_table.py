@@ -24,6 +24,8 @@ import json
 import sys
 from pathlib import Path
 
+from cifar_course.references import restored_val_accuracy
+
 REPO = Path(__file__).resolve().parents[1]
 RECORD = REPO / "docs" / "tuning-full.json"
 PROFILE = "full"
@@ -51,14 +53,6 @@ def merge(record: list[dict], runs: list[dict]) -> list[dict]:
     merged = {key(run): run for run in record}
     merged.update({key(run): run for run in runs})
     return list(merged.values())
-
-
-def restored_val_accuracy(run: dict) -> float | None:
-    """Validation accuracy of the weights the run ends with (its best validation-loss epoch)."""
-    curve = run.get("epochs", {}).get("val_accuracy")
-    if not curve or not run.get("best_epoch"):
-        return None
-    return curve[run["best_epoch"] - 1]
 
 
 def rate_drops(run: dict) -> str:

@@ -44,6 +44,15 @@ class MissingReferenceError(LookupError):
     """No reference was measured for this stage and profile."""
 
 
+def restored_val_accuracy(run: dict) -> float | None:
+    """Validation accuracy of the weights a recorded run ends with (its best validation-loss
+    epoch, from the curve the runner keeps); ``None`` where the curve was not recorded."""
+    curve = run.get("epochs", {}).get("val_accuracy")
+    if not curve or not run.get("best_epoch"):
+        return None
+    return curve[run["best_epoch"] - 1]
+
+
 def shipped_references_path() -> Path:
     return Path(str(resources.files(__package__).joinpath(REFERENCES_FILE)))
 
@@ -114,4 +123,5 @@ def pooled_std(entries: list[dict]) -> float:
 
 
 __all__ = ["BAND_RULE", "PROTOCOL", "Band", "MissingReferenceError", "load_references", "reference_band",
+           "restored_val_accuracy",
            "shipped_references_path"]

@@ -245,12 +245,15 @@ def run_names(profile, stages=None) -> list[str]:
     return [get_stage(s).name for s in stages] if stages else [s.name for s in STAGES]
 
 
-def _train_resumably(run, profile, seed, data, folder: Path, extra_callbacks=()) -> dict:
+def _train_resumably(run, profile, seed, data, folder: Path, extra_callbacks=(), *,
+                     model=None, verbose: int = 0) -> dict:
     """One run (a stage, or the speedrun), resumable from its last finished epoch; returns
-    its summary."""
+    its summary. ``model`` replaces a stage's own (built and seeded by the caller)."""
     profile = get_profile(profile)
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "epochs.csv"
+    if not (folder / "backup").exists():  # nothing to resume: a log left there is stale
+        log.unlink(missing_ok=True)
     callbacks = [keras.callbacks.BackupAndRestore(str(folder / "backup")),
                  EpochSeconds(), keras.callbacks.CSVLogger(str(log), append=True),
                  *extra_callbacks]
@@ -263,8 +266,8 @@ def _train_resumably(run, profile, seed, data, folder: Path, extra_callbacks=())
     else:
         from ..training import train_stage
 
-        result = train_stage(run, profile, seed=seed, data=data, verbose=0,
-                             extra_callbacks=callbacks)
+        result = train_stage(run, profile, seed=seed, data=data, verbose=verbose,
+                             extra_callbacks=callbacks, model=model)
     summary = result.summary()
     epochs = _read_epoch_log(log)
     if epochs:  # a resumed run: the whole run's epochs and time, not only the last leg's
