@@ -7,7 +7,10 @@ hour for each number of jobs, in the grading profile, and every lesson where a
 correct submission lost points: the test cells that lost them, with what they raised.
 With ``--shards N`` it also grades the class as N shards run as separate
 ``cifar-course grade autograde --shard I/N`` processes at once (one core each),
-merges them, and prints submissions per hour per core.
+merges them, and prints submissions per hour per core. With ``--versus-execute
+LESSON`` it instead grades one correct submission of that lesson at --jobs 1 and
+executes the same notebook ungraded (same profile, same data, one run), and
+prints grading's time over executing's.
 """
 
 from __future__ import annotations
@@ -50,7 +53,11 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--profile", default="grade")
     parser.add_argument("--shards", type=int, default=0, help="also grade as this many shards")
+    parser.add_argument("--versus-execute", metavar="LESSON",
+                        help="grade one correct LESSON beside executing it ungraded; print the ratio")
     args = parser.parse_args()
+    if args.versus_execute:
+        return grading_versus_executing(args.versus_execute, args.profile)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"profile {args.profile}; {args.students} students, all lessons each")
     for jobs in args.jobs:
@@ -77,12 +84,42 @@ def main() -> None:
         grade_in_shards(args.shards, args.students, args.profile)
 
 
-def make_class(root: Path, students: int) -> Path:
+def grading_versus_executing(lesson: str, profile: str) -> None:
+    """Grade one correct ``lesson`` at --jobs 1, then execute it ungraded; print both and the ratio."""
+    from cifar_course.grading.lessons import execute_notebook
+
+    with tempfile.TemporaryDirectory(prefix="cifar-course-grading-") as root:
+        root = Path(root)
+        course = make_class(root, 1, lessons=[lesson])
+        autograde.collect(root / "submissions", course)
+        start = time.perf_counter()
+        autograde.autograde_all(course, jobs=1, profile=profile, log=lambda *a: None)
+        grading = time.perf_counter() - start
+        rows = autograde.export_csv(course, root / "grades.csv")
+        scores = ", ".join(f"{r['score']:g}/{r['max_score']:g}" for r in rows)
+        workdir = root / "executed"
+        workdir.mkdir()
+        notebook = root / "submissions" / "student0" / lesson / f"{lesson}.ipynb"
+        start = time.perf_counter()
+        _, errors = execute_notebook(notebook, workdir, profile)
+        executing = time.perf_counter() - start
+    print(f"{lesson}, {profile} profile: graded in {grading:.1f} s (score {scores}); executed "
+          f"ungraded in {executing:.1f} s ({len(errors)} cells raised); grading / executing = "
+          f"{grading / executing:.2f}", flush=True)
+
+
+def make_class(root: Path, students: int, lessons=None) -> Path:
     """A released course and ``students`` correct submissions of every lesson."""
     course = root / "course"
     course.mkdir()
     shutil.copy(REPO / "autograder" / "nbgrader_config.py", course)
-    released = release(REPO / "solutions", course)
+    solutions = REPO / "solutions"
+    if lessons:
+        solutions = root / "solutions"
+        solutions.mkdir()
+        for lesson in lessons:
+            shutil.copy(REPO / "solutions" / f"{lesson}.ipynb", solutions)
+    released = release(solutions, course)
     for index in range(students):
         for lesson, path in released.items():
             target = root / "submissions" / f"student{index}" / lesson / path.name

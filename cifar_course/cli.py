@@ -18,10 +18,10 @@ variable, else keras' download. A source is a cifar-10-python.tar.gz, a
 cifar-10-batches-py folder, or an image-folder tree (train/<class>/*,
 test/<class>/*) or a .tar.gz of one.
 
-Profiles: smoke (seconds, synthetic images, for tests), grade (real data, about
-30 s a stage: autograding), quick (real data, a few minutes a stage on a laptop
-CPU), full (all the data, for a GPU). The default
-is CIFAR_COURSE_PROFILE, else full with a GPU and quick without.
+Profiles: smoke (seconds, synthetic images, for tests), grade (real data, {grade}
+a stage: autograding), quick (real data, {quick} a stage), full (all the data,
+{full} a stage; for a GPU), as measured on the course's 2-core CPU. The default is
+CIFAR_COURSE_PROFILE, else full on a GPU once every stage has a full band, and quick.
 
 Examples:
   cifar-course data --verify --source ../shared/data/cifar10-jpeg.tar.gz
@@ -175,12 +175,10 @@ TYPICAL_RUN_SECONDS = {"grade": 60, "quick": 240, "full": 5400, "speedrun-grade"
 
 def long_run_warning(profile: str, runs: int, jobs: int = 1) -> str:
     """What ``references run`` is about to cost, from the measured run times where there are some."""
-    from .references import load_references
+    from .references import measured_seconds_per_run
 
-    stages = load_references()["profiles"].get(profile, {}).get("stages", {})
-    measured = [v for s in stages.values() for v in s.get("train_seconds", {}).get("values", [])
-                if v]
-    each = sum(measured) / len(measured) if measured else TYPICAL_RUN_SECONDS[profile]
+    measured = measured_seconds_per_run(profile)
+    each = measured or TYPICAL_RUN_SECONDS[profile]
     return (f"references run: {runs} training run(s) in the {profile} profile, about "
             f"{each / 60:.0f} min each on this project's 2-core CPU "
             f"({'measured' if measured else 'typical'}), about "
@@ -188,6 +186,13 @@ def long_run_warning(profile: str, runs: int, jobs: int = 1) -> str:
             f"{f' ({jobs} at a time)' if jobs > 1 else ''}. "
             f"Runs already measured are skipped; an interrupted run resumes from its last "
             f"epoch. Ctrl-C stops it safely.")
+
+
+def _measured_times() -> str:
+    from .references import training_time
+
+    return ", ".join(f"{training_time(p)} in {p}" for p in ("grade", "quick", "full", "speedrun")
+                     if training_time(p))
 
 
 def _seed_list(seeds) -> str:
@@ -255,11 +260,8 @@ def _needs_nbgrader() -> None:
 
 def cmd_lessons(args) -> int:
     _needs_nbgrader()
-    from .grading.lessons import build_lessons, pin_references
+    from .grading.lessons import build_lessons
 
-    changed = pin_references(args.solutions)
-    if changed:
-        print(f"pinned the current references.json in the hidden tests of {', '.join(changed)}")
     for path in build_lessons(args.solutions, args.lessons):
         print(f"wrote {path}")
     return 0
@@ -350,7 +352,11 @@ def _add_threads(parser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cifar-course", description=DESCRIPTION,
+    from .references import training_time
+
+    described = DESCRIPTION.format(**{p: training_time(p) or "(not yet measured)"
+                                      for p in ("grade", "quick", "full")})
+    parser = argparse.ArgumentParser(prog="cifar-course", description=described,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback of an error instead of one line")
@@ -393,8 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     references = _command(
         commands, "references", "measure (run), print (show) or merge the reference metrics",
         "run trains every stage x seed of a profile on real data and merges each run into the\n"
-        "package's references.json as it lands. It takes long: about 1 min a run in grade, 4 in "
-        "quick\nand 40-90 in full on a 2-core CPU. It skips runs already measured and resumes "
+        "package's references.json as it lands. It takes long (training a run, measured on a "
+        f"2-core CPU:\n{_measured_times()}). It skips runs already measured and resumes "
         "an\ninterrupted one, so it can be stopped and started again; --jobs N trains N runs at "
         "once.\nmerge adds the runs of other references files (runners started by hand, each "
         "with its own\n--output, or on another machine) to the package's, or to --output.",
@@ -424,8 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_threads(references)
 
     lessons = _command(commands, "lessons", "instructors: regenerate lessons/ from solutions/",
-                       "Pins the current references.json in the hidden tests, then runs "
-                       "nbgrader's generate_assignment.", cmd_lessons)
+                       "Runs nbgrader's generate_assignment on a copy of solutions/ (which it "
+                       "never changes);\nthe references' digest is pinned in the hidden tests "
+                       "when a course is released.", cmd_lessons)
     lessons.add_argument("action", choices=["build"], help="build: write the student versions")
     lessons.add_argument("--solutions", default="solutions", help="the instructor notebooks")
     lessons.add_argument("--lessons", default="lessons", help="where the student versions go")

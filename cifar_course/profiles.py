@@ -46,7 +46,7 @@ class Profile:
     # (None: keras' default, half of them). An augmentation strength, which the
     # full profile's tuning chooses on validation (docs/tuning-full.md).
     erasing_probability: float | None = None
-    description: str = ""
+    description: str = ""  # what it is for; measured run times come from the references
 
 
 PROFILES = {
@@ -58,14 +58,14 @@ PROFILES = {
     "grade": Profile(
         "grade", train_size=1000, val_size=500, test_size=2000, epochs=10, batch_size=32,
         learning_rate=1e-3, reduce_lr_patience=2,
-        description="Real CIFAR-10, 1,000 training images, 10 epochs: about 30 s a stage on "
-                    "a 2-core CPU, so that a class of submissions can be autograded.",
+        description="Real CIFAR-10, 1,000 training images, 10 epochs: short enough that a "
+                    "class of submissions can be autograded on a CPU.",
     ),
     "quick": Profile(
         "quick", train_size=1500, val_size=500, test_size=None, epochs=40, batch_size=32,
         learning_rate=1e-3, reduce_lr_patience=4,
-        description="Real CIFAR-10, 1,500 training images, 40 epochs of batch 32: a few "
-                    "minutes a stage on a 2-core CPU (docs/quick-profile.md says why).",
+        description="Real CIFAR-10, 1,500 training images, 40 epochs of batch 32: for a CPU "
+                    "(docs/quick-profile.md says why).",
     ),
     "full": Profile(
         "full", train_size=None, val_size=None, test_size=None, epochs=40, batch_size=64,
@@ -82,14 +82,12 @@ PROFILES = {
     "speedrun-grade": Profile(
         "speedrun-grade", train_size=2000, val_size=500, test_size=2000, epochs=4, batch_size=256,
         learning_rate=11.5, reduce_lr_patience=0, recipe="speedrun",
-        description="The speedrun on 2,000 training images, 4 epochs: about a minute on a "
-                    "2-core CPU, for autograding.",
+        description="The speedrun on 2,000 training images, 4 epochs: for autograding.",
     ),
     "speedrun-quick": Profile(
         "speedrun-quick", train_size=10000, val_size=1000, test_size=None, epochs=10,
         batch_size=512, learning_rate=11.5, reduce_lr_patience=0, recipe="speedrun",
-        description="The speedrun on 10,000 training images, 10 epochs: a few minutes on a "
-                    "2-core CPU.",
+        description="The speedrun on 10,000 training images, 10 epochs: for a CPU.",
     ),
     "speedrun-rejpeg": Profile(
         "speedrun-rejpeg", train_size=None, val_size=None, test_size=None, epochs=10,
@@ -101,30 +99,32 @@ PROFILES = {
     "speedrun": Profile(
         "speedrun", train_size=None, val_size=None, test_size=None, epochs=10, batch_size=1024,
         learning_rate=11.5, reduce_lr_patience=0, recipe="speedrun",
-        description="The speedrun on all 45,000 training images, 10 epochs of batch 1,024: "
-                    "about 20 minutes on a 2-core CPU, seconds on a GPU.",
+        description="The speedrun on all 45,000 training images, 10 epochs of batch 1,024.",
     ),
 }
 
 
 def default_profile_name() -> str:
-    """``$CIFAR_COURSE_PROFILE``; else ``full`` on a GPU once every stage has a full
-    reference, and ``quick`` otherwise (a CPU, or full references still being measured)."""
+    """``$CIFAR_COURSE_PROFILE``; else ``full`` on a GPU once every stage has a full-profile
+    band (at least two seeds each), and ``quick`` otherwise (a CPU, or full references still
+    being measured): a lesson's default profile always grades every stage against a band."""
     if os.environ.get(PROFILE_ENV):
         return os.environ[PROFILE_ENV]
     import torch
 
-    if torch.cuda.is_available() and has_references_for_every_stage("full"):
+    if torch.cuda.is_available() and has_band_for_every_stage("full"):
         return "full"
     return "quick"
 
 
-def has_references_for_every_stage(profile: str) -> bool:
-    from .references import load_references
+def has_band_for_every_stage(profile: str) -> bool:
+    """Whether every stage has enough seeds in ``profile`` for a reference band."""
+    from .references import MIN_SEEDS_FOR_A_BAND, load_references
     from .stages import STAGES
 
     measured = load_references()["profiles"].get(profile, {}).get("stages", {})
-    return all(stage.name in measured for stage in STAGES)
+    return all(len(measured.get(stage.name, {}).get("test_accuracy", {}).get("values", []))
+               >= MIN_SEEDS_FOR_A_BAND for stage in STAGES)
 
 
 def get_profile(name: str | Profile | None = None) -> Profile:

@@ -143,6 +143,66 @@ except OSError:
                                "    return np.zeros(3), np.ones(3)\n")
         write(insert_after_answers(notebook, trick), subs / student)
 
+    # Forged answers (issue 32): the test cell is skipped (it runs `pass`, raises nothing and
+    # saves nothing), and a correct answer is written for it before and after the cell,
+    # where the grader once read it. Only what a test cell saves while it runs counts.
+    forge = """
+import importlib, os, pathlib
+save_answer = importlib.import_module("cifar_course." + "grading.isolated").save_answer
+def _right(images):
+    pixels = np.asarray(images, dtype=np.float64).reshape(-1, images.shape[-1])
+    return pixels.mean(axis=0), pixels.std(axis=0)
+_root = pathlib.Path(os.environ.get("CIFAR_COURSE_ANSWERS", "/nonexistent"))
+if _root.is_dir():
+    save_answer("check_channel_statistics", {"channel_statistics": _right},
+                _root / "check_channel_statistics-0")
+"""
+    forger = filled_in(LESSON, course)
+    for cell in forger.cells:
+        if nbgrader_meta(cell).get("grade_id") == "channel_statistics":
+            cell.source = ("import numpy as np\ndef channel_statistics(images):\n"
+                           "    return np.zeros(3), np.ones(3)\n" + forge +
+                           "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'] "
+                           "if any('cifar_course.grading' in l for l in lines) else lines)\n")
+    forger.cells.append(nbformat.v4.new_code_cell(forge))
+    write(forger, subs / "forges_answers")
+
+    # A loopback listener on the grader's machine (another kernel, a service): the
+    # kernel, in a network namespace of its own, must not reach it.
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    write(insert_after_answers(filled_in(LESSON, course), f"""
+import socket
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=5).close()
+    reached = "connected"
+except OSError as error:
+    reached = type(error).__name__
+print("LOOPBACK " + reached)
+"""), subs / "listens")
+
+    # 200 processes at once (issue 32: all went through): a kernel may run at most
+    # sandbox.KERNEL_TASKS tasks, where the machine lets the grader make a pids cgroup.
+    write(insert_after_answers(filled_in(LESSON, course), """
+import os, time
+forked = 0
+try:
+    for _ in range(200):
+        if os.fork() == 0:
+            time.sleep(3)
+            os._exit(0)
+        forked += 1
+except OSError:
+    pass
+print("FORKED", forked)
+for _ in range(forked):
+    os.wait()
+"""), subs / "forks")
+
     # What a sandboxed kernel can reach: each attempt is reported, none may succeed.
     write(insert_after_answers(filled_in(LESSON, course), f"""
 import json, os, pathlib
@@ -199,6 +259,7 @@ print("SANDBOX " + json.dumps(report))
     finally:
         if installed.read_bytes() != references:
             installed.write_bytes(references)
+    listener.close()
     rows = autograde.export_csv(course, root / "grades.csv")
     after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in subs.rglob("*") if p.is_file()}
     scores = {(r["student"], r["lesson"]): r for r in rows}
@@ -285,10 +346,7 @@ def test_cheating_on_checks_or_references_changes_nothing(graded):
 def test_a_sandboxed_kernel_sees_neither_the_course_nor_the_instructor(graded):
     import json
 
-    autograded = nbformat.read(graded["course"] / "autograded" / "snoops" / LESSON
-                               / f"{LESSON}.ipynb", as_version=4)
-    text = "".join(o.get("text", "") for c in autograded.cells for o in c.get("outputs", []))
-    report = json.loads(text.split("SANDBOX ", 1)[1].splitlines()[0])
+    report = json.loads(printed(graded, "snoops").split("SANDBOX ", 1)[1].splitlines()[0])
     reads = {k: v for k, v in report.items() if k.startswith(("read", "list"))}
     assert len(reads) == 4 and "succeeded" not in reads.values(), report
     assert report["write the package"] != "succeeded", report
@@ -310,12 +368,53 @@ def test_the_kernel_cannot_decide_its_own_grade(graded, student):
     assert score(graded, student) == 0
 
 
+def printed(graded, student, lesson=LESSON) -> str:
+    """Everything a student's autograded notebook printed."""
+    autograded = nbformat.read(graded["course"] / "autograded" / student / lesson
+                               / f"{lesson}.ipynb", as_version=4)
+    return "".join(o.get("text", "") for c in autograded.cells for o in c.get("outputs", []))
+
+
+def graded_errors(graded, student, lesson=LESSON) -> list[str]:
+    autograded = nbformat.read(graded["course"] / "autograded" / student / lesson
+                               / f"{lesson}.ipynb", as_version=4)
+    return [o.evalue for c in autograded.cells if nbgrader_meta(c).get("grade")
+            for o in c.get("outputs", []) if o.output_type == "error"]
+
+
 def test_a_verdict_names_the_grader_and_the_missing_answer(graded):
-    autograded = nbformat.read(graded["course"] / "autograded" / "replaces_run_isolated" / LESSON
-                               / f"{LESSON}.ipynb", as_version=4)
-    errors = [o.evalue for c in autograded.cells if nbgrader_meta(c).get("grade")
-              for o in c.get("outputs", []) if o.output_type == "error"]
-    assert any("no answer was saved" in e for e in errors)
+    # The visible check raised: the cell scores nothing, whatever was saved.
+    assert any("this test cell raised (AssertionError" in e
+               for e in graded_errors(graded, "replaces_run_isolated"))
+    # The test cell ran `pass`: it raised nothing, and saved no answer.
+    assert any("no answer was saved while its test cell ran" in e
+               for e in graded_errors(graded, "skips_grading_cells"))
+
+
+def test_a_kernel_runs_a_bounded_number_of_processes_and_is_still_graded(graded):
+    from cifar_course.grading.sandbox import KERNEL_TASKS, remove_group, task_limited_group
+
+    forked = int(printed(graded, "forks").split("FORKED ", 1)[1].split()[0])
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert f"at most {KERNEL_TASKS} processes and threads" in readme  # the README's figure
+    group = task_limited_group()
+    if group is None:
+        pytest.skip("no pids cgroup can be made on this machine: the bound does not apply")
+    remove_group(group)
+    assert forked < KERNEL_TASKS < 200
+    assert score(graded, "forks") == 5
+
+
+def test_answers_written_outside_their_test_cell_count_for_nothing(graded):
+    assert score(graded, "forges_answers") == 0
+    assert any("no answer was saved while its test cell ran" in e
+               for e in graded_errors(graded, "forges_answers"))
+
+
+def test_a_kernel_reaches_no_loopback_listener_and_is_still_graded(graded):
+    reached = printed(graded, "listens").split("LOOPBACK ", 1)[1].split()[0]
+    assert reached in ("ConnectionRefusedError", "OSError", "TimeoutError"), reached
+    assert score(graded, "listens") == 5
 
 
 def test_diverging_training_fails_with_a_clear_message(graded):
@@ -389,10 +488,23 @@ def test_instructor_commands_grade_three_students(tmp_path):
     shutil.copy(released, subs / "bob" / f"{LESSON}.ipynb")
     (subs / "eve").mkdir()
     (subs / "eve" / f"{LESSON}.ipynb").write_text("not a notebook")
-    done = subprocess.run(cli + ["autograde", str(subs), "--course", str(course), "--jobs", "2",
-                                 "--profile", "smoke", "--csv", str(tmp_path / "grades.csv")],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
+    # An entry whose name would become the student id '..' (issue 32: it unpacked over the
+    # course, whose nbgrader_config.py the grader then ran, and a regrade removed the course).
+    with zipfile.ZipFile(subs / "...zip", "w") as archive:
+        archive.writestr("nbgrader_config.py", "import os\nos.system('touch /tmp/pwned-by-zip')\n")
+    config = (course / "nbgrader_config.py").read_bytes()
+    for attempt in ("autograde", "regrade"):
+        done = subprocess.run(cli + ["autograde", str(subs), "--course", str(course), "--jobs", "2",
+                                     "--profile", "smoke", "--csv", str(tmp_path / "grades.csv")]
+                              + (["--regrade"] if attempt == "regrade" else []),
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "refused: submission entry '...zip' does not name a student" in done.stdout
+        assert (course / "nbgrader_config.py").read_bytes() == config
+        assert (course / "release").is_dir() and (course / "gradebook.db").is_file()
+    # A student whose only notebook is invalid is recorded, not a crashed worker.
+    assert "eve: graded" in done.stdout and "eve: graded in" in done.stdout
+    assert "worker reported problems" not in done.stdout.split("eve: graded", 1)[1].splitlines()[0]
     with open(tmp_path / "grades.csv") as handle:
         rows = {r["student"]: r for r in csv.DictReader(handle)}
     assert (float(rows["ada"]["score"]), float(rows["bob"]["score"]), float(rows["eve"]["score"])) == (5, 0, 0)

@@ -141,22 +141,84 @@ def test_structure_refuses_a_memoriser_beside_the_network():
 
 
 def band_references(low, high, profile="grade"):
+    from cifar_course.data.copies import JPEG_COPY
+
     mean, std = (low + high) / 2, (high - low) / 6
-    return {"profiles": {profile: {"provenance": {}, "stages": {"baseline": {"test_accuracy": {
-        "mean": mean, "std": std, "values": [mean - std, mean, mean + std]}}}}}}
+    measured_on = {"data": {"kind": "imagefolder", "sha256": JPEG_COPY.archive_sha256}}
+    return {"profiles": {profile: {"provenance": measured_on, "stages": {"baseline": {
+        "test_accuracy": {"mean": mean, "std": std, "values": [mean - std, mean, mean + std]}}}}}}
 
 
-def test_metric_band_is_two_sided_and_says_which_side(monkeypatch):
+def data_from(copy_kind: str, archive_sha256, content_sha256):
+    """The smoke profile's images, labelled as coming from a given copy of CIFAR-10."""
+    from dataclasses import replace
+
+    from cifar_course.data import SourceInfo
     from cifar_course.training import prepare_data
 
-    monkeypatch.delenv(checks.GRADING_ENV, raising=False)  # a student's run, not the grader's
     data = prepare_data("smoke")
+    return replace(data, source=SourceInfo(copy_kind, "some/path", archive_sha256, 50000, 10000,
+                                           content_sha256))
+
+
+def references_copy():
+    from cifar_course.data.copies import JPEG_COPY
+
+    return data_from("imagefolder", JPEG_COPY.archive_sha256, JPEG_COPY.content_sha256)
+
+
+def test_metric_band_is_two_sided_and_says_which_side():
+    data = references_copy()
     untrained = build_baseline_cnn()  # about 10% on anything
     real = checks.get_profile("grade")
     with pytest.raises(AssertionError, match="below the grade reference band"):
         checks.check_test_accuracy(untrained, "baseline", real, data, band_references(0.6, 0.8))
-    with pytest.raises(AssertionError, match="above the grade reference band.*saw the test images"):
+    with pytest.raises(AssertionError, match="above the grade reference band.*test images were "
+                                             "used for nothing but"):
         checks.check_test_accuracy(untrained, "baseline", real, data, band_references(-0.5, -0.3))
+
+
+def test_another_copy_gets_the_floor_and_no_upper_end_and_the_grader_refuses_it():
+    """Trains nothing: a model 'above the band' on canonical CIFAR-10 passes with a note;
+    the grader's checker refuses it on that copy and the same model on the references' copy."""
+    from cifar_course.data.copies import JPEG_COPY
+
+    untrained = build_baseline_cnn()  # about 10%: above a band of [-0.5, -0.3]
+    real = checks.get_profile("grade")
+    above = band_references(-0.5, -0.3)
+    canonical = data_from("keras", None, "f" * 64)
+    message = checks.check_test_accuracy(untrained, "baseline", real, canonical, above)
+    assert "canonical CIFAR-10" in message and "only the floor is checked" in message
+    assert "saw" not in message and "cheat" not in message
+    with pytest.raises(AssertionError, match="below .*less 2 points.*canonical CIFAR-10"):
+        checks.check_test_accuracy(untrained, "baseline", real, canonical, band_references(0.6, 0.8))
+    with pytest.raises(AssertionError, match="grader set-up: the test data is canonical"):
+        checks.check_test_accuracy(untrained, "baseline", real, canonical, above, under_grader=True)
+    # The same images packed another way (another archive, same content) are the same copy:
+    repacked = data_from("batches", "e" * 64, JPEG_COPY.content_sha256)
+    for data in (references_copy(), repacked):
+        with pytest.raises(AssertionError, match="above the grade reference band"):
+            checks.check_test_accuracy(untrained, "baseline", real, data, above, under_grader=True)
+
+
+def test_the_same_images_in_another_order_or_packing_have_the_same_digest():
+    import numpy as np
+
+    from cifar_course.data.copies import content_digest
+    from cifar_course.data.sources import Arrays
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8)
+    labels = rng.integers(0, 10, (20, 1)).astype(np.uint8)
+    arrays = Arrays(images[:15], labels[:15], images[15:], labels[15:])
+    order = rng.permutation(15)
+    shuffled = Arrays(images[:15][order], labels[:15][order].astype(np.int64), images[15:],
+                      labels[15:].ravel())
+    assert content_digest(arrays) == content_digest(shuffled)
+    changed = images.copy()
+    changed[0, 0, 0, 0] ^= 1
+    assert content_digest(arrays) != content_digest(Arrays(changed[:15], labels[:15], images[15:],
+                                                           labels[15:]))
 
 
 def test_a_profile_without_references_says_so_and_checks_a_floor(monkeypatch):
@@ -170,13 +232,17 @@ def test_a_profile_without_references_says_so_and_checks_a_floor(monkeypatch):
 
 
 def test_the_graders_literals_win_over_the_saved_answer(tmp_path):
+    from cifar_course.grading.contract import HiddenCall
     from cifar_course.grading.isolated import decide, save_answer
 
     right = keras.losses.CategoricalCrossentropy(label_smoothing=0.1)
     # The notebook saved its answer with smoothing=0.0 for the check's parameter...
     request = save_answer("check_label_smoothing_loss", {"loss": right, "smoothing": 0.0}, tmp_path)
-    passed, message = decide(request, "check_label_smoothing_loss")
+    as_saved = HiddenCall("check_label_smoothing_loss", 1, slots=("loss", "smoothing"))
+    passed, message = decide(request, as_saved)
     assert not passed and "want 0.0" in message
     # ...the hidden test's source says 0.1, and that is what is checked.
-    assert decide(request, "check_label_smoothing_loss", literals={"smoothing": 0.1})[0]
-    assert not decide(request, "check_adamw")[0]  # the answer is for another check
+    fixed = HiddenCall("check_label_smoothing_loss", 1, slots=("loss",), literals={"smoothing": 0.1})
+    assert decide(request, fixed)[0]
+    assert not decide(request, HiddenCall("check_adamw", 1, slots=("loss",)))[0]  # another check's
+

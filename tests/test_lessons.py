@@ -75,13 +75,22 @@ def test_lessons_are_generated_from_solutions(tmp_path):
             f"lessons/{path.name} is out of sync with solutions/: run `cifar-course lessons build`")
 
 
-def test_hidden_tests_pin_the_shipped_references():
+def test_a_release_pins_the_shipped_references_and_building_leaves_solutions_alone(tmp_path):
+    import hashlib
+
     from cifar_course.data.sources import file_digest
-    from cifar_course.grading.lessons import pinned_digests
+    from cifar_course.grading.contract import UNPINNED
+    from cifar_course.grading.lessons import build_lessons, pinned_digests, stage_course
     from cifar_course.references import shipped_references_path
 
-    assert pinned_digests(SOLUTIONS) == {file_digest(shipped_references_path())}, (
-        "the hidden tests pin another references.json: run `cifar-course lessons build`")
+    assert pinned_digests(SOLUTIONS) == {UNPINNED}, (
+        "solutions/ pin no digest: a release pins the installed references.json")
+    stage_course(SOLUTIONS, tmp_path / "course")
+    assert pinned_digests(tmp_path / "course" / "source") == {file_digest(shipped_references_path())}
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in SOLUTIONS.glob("*.ipynb")}
+    build_lessons(SOLUTIONS, tmp_path / "lessons")
+    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in SOLUTIONS.glob("*.ipynb")}
+    assert before == after
 
 
 @pytest.mark.parametrize("lesson", LESSON_IDS)

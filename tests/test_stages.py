@@ -78,19 +78,38 @@ def test_profiles(monkeypatch):
         get_profile("huge")
 
 
-def test_the_default_profile_is_full_only_on_a_gpu_with_every_full_reference(monkeypatch):
+def test_the_default_profile_is_full_only_on_a_gpu_with_a_band_for_every_stage(monkeypatch):
     import torch
 
     from cifar_course import references
 
     monkeypatch.delenv("CIFAR_COURSE_PROFILE", raising=False)
-    every = {"profiles": {"full": {"stages": {s.name: {} for s in STAGES}}}}
-    one_missing = {"profiles": {"full": {"stages": {s.name: {} for s in STAGES[:-1]}}}}
+
+    def full(seeds):  # stage -> seeds measured in the full profile
+        return {"profiles": {"full": {"stages": {
+            name: {"test_accuracy": {"values": [0.8] * n}} for name, n in seeds.items()}}}}
+
+    every = full({s.name: 2 for s in STAGES})
+    one_missing = full({s.name: 2 for s in STAGES[:-1]})
+    one_seed = full({s.name: (1 if s.name == "adamw" else 3) for s in STAGES})
     for cuda, measured, expected in [(True, every, "full"), (True, one_missing, "quick"),
-                                     (False, every, "quick")]:
+                                     (True, one_seed, "quick"), (False, every, "quick")]:
         monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
         monkeypatch.setattr(references, "load_references", lambda: measured)
-        assert get_profile().name == expected, (cuda, sorted(measured["profiles"]["full"]["stages"]))
+        assert get_profile().name == expected, (cuda, measured)
+
+
+def test_the_shipped_default_on_a_gpu_grades_every_stage_against_a_band(monkeypatch):
+    """Whatever the references hold now, the GPU default has a band for each stage."""
+    import torch
+
+    from cifar_course.references import reference_band
+
+    monkeypatch.delenv("CIFAR_COURSE_PROFILE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    chosen = get_profile().name
+    for stage in STAGES:
+        reference_band(stage.name, chosen)  # raises MissingReferenceError without a band
 
 
 def _calls_building_the_lessons_recipe(source: str):

@@ -112,6 +112,17 @@ def _crop_same_place(images, padding, rng):
     return padded[:, y:y + h, x:x + w]
 
 
+def _crop_short_of_full_padding(images, padding, rng):
+    """The crop the lesson's hint invites: rng.integers' upper end is exclusive."""
+    n, h, w, _ = images.shape
+    padded = np.pad(images, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    out = np.empty_like(images)
+    for index in range(n):
+        y, x = rng.integers(0, 2 * padding, 2)
+        out[index] = padded[index, y:y + h, x:x + w]
+    return out
+
+
 def _crop_no_padding(images, padding, rng):
     return np.roll(images, tuple(rng.integers(-padding, padding + 1, 2)), axis=(1, 2))
 
@@ -329,6 +340,26 @@ def _plateau(mistake):
         val_losses, factor, patience, min_lr)
 
 
+def _lying_callbacks(kind: str):
+    """Callbacks whose plateau or early stopping reports monitor='val_loss' but acts on the
+    training loss: a check that reads attributes passes it (issue 32)."""
+    keras = _keras()
+    base = getattr(keras.callbacks, kind)
+
+    class Lying(base):
+        def on_epoch_end(self, epoch, logs=None):
+            logs = dict(logs or {})
+            logs["val_loss"] = logs.get("loss", logs.get("val_loss"))
+            return super().on_epoch_end(epoch, logs)
+
+    Lying.__name__ = kind  # and named as keras' own
+    callbacks = _callbacks()
+    settings = {"ReduceLROnPlateau": {"monitor": "val_loss", "factor": 0.2, "patience": 2},
+                "EarlyStopping": {"monitor": "val_loss", "patience": 5,
+                                  "restore_best_weights": True}}[kind]
+    return [Lying(**settings) if isinstance(c, base) else c for c in callbacks]
+
+
 def _callbacks(monitor="val_loss", restore=True, plateau_patience=2, stop_patience=5,
                best_only=True, missing=None, factor=0.2):
     keras = _keras()
@@ -504,6 +535,8 @@ CATALOGUE = [
 
     ("02_data_augmentation", "one crop position for the whole batch", "check_random_crop",
      lambda: {"random_crop": _crop_same_place}),
+    ("02_data_augmentation", "offsets that never reach 2 * padding", "check_random_crop",
+     lambda: {"random_crop": _crop_short_of_full_padding}),
     ("02_data_augmentation", "a shift that wraps around instead of padding", "check_random_crop",
      lambda: {"random_crop": _crop_no_padding}),
     ("02_data_augmentation", "padded but not cropped", "check_random_crop",
@@ -595,6 +628,10 @@ CATALOGUE = [
      lambda: {"schedule": _plateau("off by one")}),
     ("06_callbacks", "the count not reset on progress", "check_plateau_callback",
      lambda: {"schedule": _plateau("no reset on progress")}),
+    ("06_callbacks", "a ReduceLROnPlateau that says val_loss and acts on the training loss",
+     "check_callbacks", lambda: {"callbacks": _lying_callbacks("ReduceLROnPlateau")}),
+    ("06_callbacks", "an EarlyStopping that says val_loss and acts on the training loss",
+     "check_callbacks", lambda: {"callbacks": _lying_callbacks("EarlyStopping")}),
     ("06_callbacks", "the wrong monitor (val_accuracy)", "check_callbacks",
      lambda: {"callbacks": _callbacks(monitor="val_accuracy")}),
     ("06_callbacks", "best weights not restored", "check_callbacks",
@@ -685,3 +722,40 @@ def _recipe(l2=0.0, augment=True):
     return {"model": model, "optimizer": keras.optimizers.AdamW(1e-3, weight_decay=0.05),
             "loss": keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
             "callbacks": _callbacks()}
+
+
+# --- correct answers a check must not reject ----------------------------------------
+
+def _plateau_callback_logs_without_default():
+    """A correct plateau callback in the style the lesson shows for ``on_epoch_end``:
+    ``on_train_begin(self, logs)``, no default (keras' fit always passes logs)."""
+    keras = _keras()
+    from cifar_course.grading import checks
+
+    class Plateau(keras.callbacks.Callback):
+        def __init__(self, factor, patience, min_lr):
+            super().__init__()
+            self.factor, self.patience, self.min_lr = factor, patience, min_lr
+
+        def on_train_begin(self, logs):
+            self.best, self.waited = float("inf"), 0
+
+        def on_epoch_end(self, epoch, logs):
+            if logs["val_loss"] < self.best:
+                self.best, self.waited = logs["val_loss"], 0
+                return
+            self.waited += 1
+            if self.waited >= self.patience:
+                rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+                self.model.optimizer.learning_rate = max(rate * self.factor, self.min_lr)
+                self.waited = 0
+
+    return lambda val_losses, factor, patience, min_lr: checks.learning_rates_under(
+        Plateau(factor, patience, min_lr), val_losses)
+
+
+# (lesson, variant, check, arguments): right answers written another way; each must pass.
+CORRECT_VARIANTS = [
+    ("06_callbacks", "on_train_begin(self, logs) without a default", "check_plateau_callback",
+     lambda: {"schedule": _plateau_callback_logs_without_default()}),
+]

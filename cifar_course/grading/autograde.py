@@ -11,15 +11,17 @@ with the reason for every zero that is not a failed test.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,15 +74,74 @@ class Problems:
         temporary.replace(target)  # atomic: a crash never leaves half a file
 
 
+LOCK_FILE = ".grader.lock"
+# A student id is a name, never a path: a letter or digit first, then letters, digits, . _ - @ +.
+STUDENT_ID = re.compile(r"\w[\w.@+-]*")
+_held_locks: dict = {}  # course -> (open lock file, depth): re-entrant within one process
+
+
+class GraderBusy(RuntimeError):
+    """Another grader holds the course: two graders would overwrite each other's notes."""
+
+
+@contextlib.contextmanager
+def course_lock(course):
+    """Hold the course for this grader; a second grader on it stops with a clear error."""
+    import fcntl
+
+    key = str(Path(course).resolve())
+    if key in _held_locks:
+        handle, depth = _held_locks[key]
+        _held_locks[key] = (handle, depth + 1)
+    else:
+        handle = open(Path(course) / LOCK_FILE, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise GraderBusy(f"another grader is working on {course} (process {holder}): wait "
+                             f"for it to finish, or stop it, then run this again") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        _held_locks[key] = (handle, 1)
+    try:
+        yield
+    finally:
+        handle, depth = _held_locks[key]
+        if depth > 1:
+            _held_locks[key] = (handle, depth - 1)
+        else:
+            del _held_locks[key]
+            handle.close()  # closing releases the lock
+
+
+def inside(parent: Path, *parts: str) -> Path:
+    """``parent / parts``, refused (ValueError) if it would resolve outside ``parent``."""
+    path = Path(parent).joinpath(*parts)
+    if not path.resolve().is_relative_to(Path(parent).resolve()) or path.resolve() == Path(
+            parent).resolve():
+        raise ValueError(f"{'/'.join(parts)!r} would leave {parent}: refused")
+    return path
+
+
 def released_lessons(course) -> list[str]:
     return sorted(p.name for p in (Path(course) / "release").iterdir() if p.is_dir())
 
 
 def _find_notebooks(folder: Path, lessons: list[str]) -> dict[str, Path]:
+    """The lessons' notebooks below ``folder``; links are never followed (a link could
+    hand in another student's file, or read the grader's)."""
     found = {}
-    for path in sorted(folder.rglob("*.ipynb")):
-        if ".ipynb_checkpoints" not in path.parts and path.stem in lessons:
-            found.setdefault(path.stem, path)
+    for top, folders, files in os.walk(folder, followlinks=False):
+        folders[:] = sorted(f for f in folders if f != ".ipynb_checkpoints")
+        for name in sorted(files):
+            path = Path(top) / name
+            if path.suffix == ".ipynb" and path.stem in lessons and not path.is_symlink():
+                found.setdefault(path.stem, path)
     return found
 
 
@@ -98,14 +159,33 @@ def _check_notebook(path: Path) -> str | None:
     return None
 
 
-def submission_entries(submissions: str | Path) -> dict[str, Path]:
-    """student id -> their entry (a folder, or a ``.zip`` named by the id)."""
+def refused_entry(entry: Path) -> str | None:
+    """Why ``entry`` of the submissions folder cannot be a student's, or None if it can."""
+    name = entry.stem if entry.suffix == ".zip" else entry.name
+    if entry.is_symlink():
+        return (f"submission entry {entry.name!r} is a link, not skipped silently: a link could "
+                f"hand in someone else's files. Fix: copy the files there instead")
+    if not STUDENT_ID.fullmatch(name):
+        return (f"submission entry {entry.name!r} does not name a student: a student id is "
+                f"letters, digits, '.', '_', '-', '@' and '+', starting with a letter or digit. "
+                f"Fix: rename the entry to the student's id")
+    return None
+
+
+def submission_entries(submissions: str | Path, log=print) -> dict[str, Path]:
+    """student id -> their entry (a folder, or a ``.zip`` named by the id).
+
+    Entries whose name is not a student id (``..``, a name with a separator, a
+    link) are refused with a message naming them; the rest are graded."""
     entries = {}
     for entry in sorted(Path(submissions).iterdir()):
-        if entry.suffix == ".zip":
-            entries[entry.stem] = entry
-        elif entry.is_dir():
-            entries[entry.name] = entry
+        if not (entry.suffix == ".zip" or entry.is_dir()):
+            continue
+        problem = refused_entry(entry)
+        if problem:
+            log(f"refused: {problem}")
+            continue
+        entries[entry.stem if entry.suffix == ".zip" else entry.name] = entry
     return entries
 
 
@@ -124,7 +204,7 @@ def _entry_digest(entry: Path) -> str:
 
 def _graded_marker(course: Path, student: str) -> Path:
     """Written once a student's worker finished: the digest of what it graded."""
-    return course / "graded" / f"{student}.sha256"
+    return inside(course / "graded", f"{student}.sha256")
 
 
 def collect(submissions: str | Path, course: str | Path, students=None, *,
@@ -139,16 +219,20 @@ def collect(submissions: str | Path, course: str | Path, students=None, *,
     Invalid notebooks are recorded as problems and not copied; nothing under
     ``submissions`` is changed.
     """
+    with course_lock(course):
+        return _collect(submissions, Path(course), students, regrade=regrade, log=log)
+
+
+def _collect(submissions, course: Path, students, *, regrade: bool, log) -> dict[str, list[str]]:
     import nbformat
 
-    course = Path(course)
     lessons = released_lessons(course)
     released = {lesson: nbformat.read(course / "release" / lesson / f"{lesson}.ipynb", as_version=4)
                 for lesson in lessons}
     problems = Problems.load(course)
     collected = {}
     unchanged = []
-    for student, entry in submission_entries(submissions).items():
+    for student, entry in submission_entries(submissions, log=log).items():
         if students is not None and student not in students:
             continue
         digest = _entry_digest(entry)
@@ -157,19 +241,26 @@ def collect(submissions: str | Path, course: str | Path, students=None, *,
             unchanged.append(student)
             continue
         (course / "collected").mkdir(exist_ok=True)
-        (course / "collected" / f"{student}.sha256").write_text(digest)
+        inside(course / "collected", f"{student}.sha256").write_text(digest)
         if entry.suffix == ".zip":
-            unpacked = course / "unpacked" / student
+            unpacked = inside(course / "unpacked", student)
             shutil.rmtree(unpacked, ignore_errors=True)
-            with zipfile.ZipFile(entry) as archive:
-                for member in archive.namelist():  # no path may leave the folder
-                    target = (unpacked / member).resolve()
-                    if not str(target).startswith(str(unpacked.resolve())):
-                        raise ValueError(f"{entry.name}: unsafe path {member!r} in the zip")
-                archive.extractall(unpacked)
+            problems.clear(student)
+            try:
+                with zipfile.ZipFile(entry) as archive:
+                    for member in archive.namelist():  # no path may leave the folder
+                        inside(unpacked, member)
+                    archive.extractall(unpacked)
+            except (ValueError, zipfile.BadZipFile) as error:
+                for lesson in lessons:
+                    problems.add(student, lesson, f"{entry.name} was not unpacked ({error}); "
+                                                  f"nothing in it was graded. Fix: a plain zip "
+                                                  f"of the notebooks")
+                collected[student] = []
+                continue
             entry = unpacked
         problems.clear(student)
-        shutil.rmtree(course / "submitted" / student, ignore_errors=True)
+        shutil.rmtree(inside(course / "submitted", student), ignore_errors=True)
         collected[student] = []
         for lesson, path in _find_notebooks(entry, lessons).items():
             problem = _check_notebook(path)
@@ -287,7 +378,8 @@ def autograde_student(course, student: str, profile: str = "grade",
     except subprocess.TimeoutExpired:
         _kill_group(worker)
         output, _ = worker.communicate()
-        lessons = sorted(p.name for p in (Path(course) / "submitted" / student).iterdir())
+        submitted = Path(course) / "submitted" / student
+        lessons = sorted(p.name for p in submitted.iterdir()) if submitted.is_dir() else []
         output += "".join(f"{PROBLEM_MARK}{lesson}\tnot graded: over the grader's time limit of "
                           f"{timeout:.0f} s for one student\n" for lesson in lessons)
         status = TIME_LIMIT_STATUS
@@ -311,12 +403,20 @@ def autograde_all(course, students=None, *, jobs: int = 1, profile: str = "grade
     from ..profiles import get_profile
 
     check_available(sandbox)
+    with course_lock(course):
+        return _autograde_all(Path(course), students, jobs=jobs, profile=profile,
+                              memory_gb=memory_gb, sandbox=sandbox, log=log)
+
+
+def _autograde_all(course: Path, students, *, jobs, profile, memory_gb, sandbox, log):
+    from ..profiles import get_profile
+
     if not get_profile(profile).synthetic:
         # Decoded once here: a sandboxed kernel reads the cache but cannot write it.
         from ..data import load_cifar10_with_info
 
-        load_cifar10_with_info()
-    course = Path(course)
+        _, source = load_cifar10_with_info()
+        refuse_another_copy(source, profile)
     students = students or sorted(p.name for p in (course / "submitted").iterdir() if p.is_dir())
     seconds = {}
     problems = Problems.load(course)
@@ -329,7 +429,7 @@ def autograde_all(course, students=None, *, jobs: int = 1, profile: str = "grade
         futures = [pool.submit(autograde_student, course, s, profile, memory_gb, threads=threads,
                                install_digest=digest, sandbox=sandbox)
                    for s in students]
-        for future in futures:
+        for future in as_completed(futures):  # each marker as soon as its student is done
             student, status, output, elapsed = future.result()
             seconds[student] = elapsed
             log(f"{student}: graded in {elapsed:.0f} s" + ("" if status == 0 else
@@ -350,6 +450,33 @@ def autograde_all(course, students=None, *, jobs: int = 1, profile: str = "grade
     return seconds
 
 
+class DataCopyError(RuntimeError):
+    """The grader's CIFAR-10 is not the copy the references were measured on."""
+
+
+def refuse_another_copy(source, profile: str) -> None:
+    """Stop before the first student unless ``source`` holds the references' images (by
+    content: the same images packed another way pass), saying how to measure on it."""
+    from ..references import load_references, measured_seconds_per_run
+    from .checks import same_copy_as_references
+
+    references = load_references()
+    same, mine, theirs = same_copy_as_references(source, profile, references)
+    if same:
+        return
+    stages = references["profiles"].get(profile, {}).get("stages", {})
+    seeds = max((len(s.get("seeds", [])) for s in stages.values()), default=10) or 10
+    each = measured_seconds_per_run(profile, references)
+    cost = (f", {len(stages) * seeds} runs of about {each / 60:.0f} min each on the course's "
+            f"2-core CPU (measured)" if each and stages else "")
+    raise DataCopyError(
+        f"the CIFAR-10 here ({source.path}) is {mine}, but the {profile} references were "
+        f"measured on {theirs}: every accuracy test would compare with figures from other data. "
+        f"Fix: set CIFAR_COURSE_DATA to the references' copy, or measure the references on "
+        f"this copy first with `cifar-course references run --profile {profile} --seeds "
+        f"{' '.join(map(str, range(seeds)))}`{cost}")
+
+
 def _grade_one(course: Path, student: str) -> int:
     """Worker: autograde every lesson this student submitted, one after the other.
 
@@ -363,7 +490,9 @@ def _grade_one(course: Path, student: str) -> int:
     from .isolated import ANSWERS_ENV, install_digest
 
     expected = os.environ.get(INSTALL_DIGEST_ENV)
-    lessons = sorted((course / "submitted" / student).iterdir())
+    submitted = course / "submitted" / student
+    # A student whose every notebook was invalid has nothing here: collect said why.
+    lessons = sorted(submitted.iterdir()) if submitted.is_dir() else []
     if expected and install_digest() != expected:
         for folder in lessons:
             print(f"{PROBLEM_MARK}{folder.name}\tgrader error, not graded: the installed "
@@ -375,7 +504,11 @@ def _grade_one(course: Path, student: str) -> int:
     status = 0
     for folder in lessons:
         with tempfile.TemporaryDirectory(prefix="cifar-course-answers-") as answers:
-            os.environ[ANSWERS_ENV] = answers  # the kernel inherits it; hidden tests save here
+            # The kernel inherits it and may write there (hidden tests save their answers);
+            # the grader seals each test cell's answers beside it, where the kernel cannot.
+            kernel_answers = Path(answers) / "kernel"
+            kernel_answers.mkdir()
+            os.environ[ANSWERS_ENV] = str(kernel_answers)
             outcome = api.autograde(folder.name, student, force=True, create=True)
         if not outcome["success"]:
             status = 1

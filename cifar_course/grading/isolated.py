@@ -10,10 +10,12 @@ package, verifies the reference metrics file against the digest the hidden test
 pins, loads models with ``safe_mode``, and decides.
 
 Under the grader a notebook's kernel decides nothing: its hidden tests only
-save their answers, and the grader, after the notebook has run, decides each
-in its own process from the hidden test's source as the gradebook holds it
-(``nbgrader_ext.DecideHiddenTests``). Nothing the kernel prints, raises or
-returns decides a grade.
+save their answers, as data for the slots the hidden test's source names
+(``contract.py``), and the grader, after the notebook has run, decides all of
+them in one checker process of its own (``checker.py``) from the hidden
+tests' source as the gradebook holds it (``nbgrader_ext.DecideHiddenTests``).
+Nothing the kernel prints or returns decides a grade; a test cell that raised
+scores zero.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from .contract import (DEFAULT_TIMEOUT_S, GRADER_OWNED, REQUEST, HiddenCall, next_answer_folder,
+                       read_answer)
+
 # Environment variables a process started by the grader keeps (the isolated
 # checks here, the autograde workers); everything else (tokens, proxies,
 # PYTHONPATH...) is dropped.
@@ -35,10 +40,8 @@ KEPT_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "CIFAR_COURSE_DA
                     # A GPU machine: where the driver and CUDA libraries are, and which devices.
                     "LD_LIBRARY_PATH", "CUDA_HOME", "CUDA_PATH", "CUDA_VISIBLE_DEVICES",
                     "CUDA_DEVICE_ORDER", "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES")
-DEFAULT_TIMEOUT_S = 900
 # Set by the grader for a notebook's kernel: hidden tests save their answers here.
 ANSWERS_ENV = "CIFAR_COURSE_ANSWERS"
-_SAVED: dict = {}  # check -> answers saved so far in this kernel
 
 
 def interpreter_first(path: str) -> str:
@@ -123,14 +126,15 @@ def _encode_arguments(check: str, arguments: dict, folder: Path) -> dict:
     checks = _fresh_module(checks)
     encoded, functions = {}, {}
     for name, value in arguments.items():
+        if name in GRADER_OWNED:
+            continue  # the grader's settings: never sent from the notebook
         if isinstance(value, keras.Model):
-            path = folder / f"{name}.keras"
             with warnings.catch_warnings():
                 # keras warns when saving a model not yet called (an augmentation
                 # pipeline, say); the check builds it, and a warning is not the student's.
                 warnings.simplefilter("ignore")
-                value.save(path)
-            encoded[name] = {"model": str(path)}
+                value.save(folder / f"{name}.keras")
+            encoded[name] = {"model": f"{name}.keras"}  # the file beside the request; no path
         elif isinstance(value, (keras.losses.Loss, keras.optimizers.Optimizer)):
             encoded[name] = {"keras_object": keras.saving.serialize_keras_object(value)}
         elif isinstance(value, (list, tuple)) and value and all(
@@ -161,66 +165,37 @@ def _fresh_module(module):
     return fresh
 
 
-def _decode_arguments(encoded: dict) -> dict:
-    import keras
-
-    decoded = {}
-    for name, item in encoded.items():
-        (kind, value), = item.items()
-        if kind == "model":
-            decoded[name] = keras.saving.load_model(value, safe_mode=True)
-        elif kind == "keras_object":
-            decoded[name] = keras.saving.deserialize_keras_object(value, safe_mode=True)
-        elif kind == "callbacks":
-            decoded[name] = value
-        elif kind == "replay":
-            decoded[name] = _Replay(value)
-        else:
-            decoded[name] = _from_json(value)
-    return decoded
-
-
 def save_answer(check: str, arguments: dict, folder: Path) -> Path:
     """Write what ``check`` needs as data in ``folder`` (models as .keras files); return the request."""
     folder.mkdir(parents=True, exist_ok=True)
     request = {"check": check, "arguments": _encode_arguments(check, arguments, folder)}
-    request_file = folder / "request.json"
+    request_file = folder / REQUEST
     request_file.write_text(json.dumps(request))
     return request_file
 
 
-def decide(request_file: Path, check: str, references_sha256: str | None = None,
-           timeout: float = DEFAULT_TIMEOUT_S, environment: dict | None = None,
-           literals: dict | None = None) -> tuple[bool, str]:
-    """Run ``checks.<check>`` on a saved answer in a fresh ``python -I`` process.
+def decide(request_file: Path, call: HiddenCall, *, settings: dict | None = None,
+           environment: dict | None = None) -> tuple[bool, str]:
+    """Decide one saved answer for ``call`` in a fresh checker process; (passed, message).
 
-    ``check``, the pinned ``references_sha256`` and the ``literals`` (keyword
-    arguments written as constants, such as ``stage='baseline'``) come from the
-    caller (under the grader: the hidden test's source) and win over the saved
-    answer. Returns (passed, message).
+    The check, its literals and the pinned references digest come from ``call``
+    (under the grader: the hidden test's source); the answer supplies only its
+    slots. ``settings`` default to this machine's profile, outside the grader.
     """
     from ..profiles import PROFILE_ENV, default_profile_name
+    from .checker import decide_all
+    from .contract import ContractError
 
+    settings = settings or {"profile": default_profile_name(), "under_grader": False}
     if environment is None:
-        environment = scrubbed_environment(**{PROFILE_ENV: default_profile_name()})
-    command = [sys.executable, "-I", "-m", "cifar_course.grading.isolated", str(request_file),
-               check, references_sha256 or "", json.dumps(literals or {})]
+        environment = scrubbed_environment(**{PROFILE_ENV: settings["profile"]})
     try:
-        done = subprocess.run(command, env=environment, cwd=str(request_file.parent),
-                              capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return False, f"the check {check} took over {timeout:.0f} s"
-    verdict = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
-    try:
-        result = json.loads(verdict)
-    except json.JSONDecodeError:
-        return False, f"the check {check} could not read the answer:\n{done.stderr[-2000:]}"
-    return result["passed"], result["message"]
-
-
-def answer_folder(root: Path, check: str, occurrence: int) -> Path:
-    """Where the ``occurrence``-th (from 0) call of ``check`` in a notebook saves its answer."""
-    return root / f"{check}-{occurrence}"
+        arguments = read_answer(request_file.parent, call)
+    except ContractError as error:
+        return False, str(error)
+    entry = {"check": call.check, "arguments": arguments, "literals": call.literals,
+             "references_sha256": call.references_sha256}
+    return decide_all([entry], settings, environment=environment, timeout=call.timeout)[0]
 
 
 def run_isolated(check: str, *, references_sha256: str | None = None,
@@ -239,35 +214,17 @@ def run_isolated(check: str, *, references_sha256: str | None = None,
     """
     answers = os.environ.get(ANSWERS_ENV)
     if answers:
-        occurrence = _SAVED.get(check, 0)
-        _SAVED[check] = occurrence + 1
-        save_answer(check, arguments, answer_folder(Path(answers), check, occurrence))
+        save_answer(check, arguments, next_answer_folder(Path(answers), check))
         print(f"{check}: answer saved; the grader decides this test after the notebook has run")
         return
+    call = HiddenCall(check=check, line=0, slots=tuple(k for k in arguments if k not in GRADER_OWNED),
+                      references_sha256=references_sha256, timeout=timeout)
     with tempfile.TemporaryDirectory(prefix="cifar-course-check-") as folder:
         request_file = save_answer(check, arguments, Path(folder))
-        passed, message = decide(request_file, check, references_sha256, timeout)
+        passed, message = decide(request_file, call)
     if not passed:
         raise AssertionError(message or f"{check} failed")
     print(message or f"{check}: passed")
-
-
-def hidden_checks(source: str) -> list[dict]:
-    """The ``run_isolated(...)`` calls of a hidden test's source, in order: check name, pinned
-    references digest and timeout (literals; what the grader trusts)."""
-    import ast
-
-    calls = []
-    for node in ast.walk(ast.parse(source)):
-        if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run_isolated"
-                and node.args and isinstance(node.args[0], ast.Constant)):
-            literals = {k.arg: k.value.value for k in node.keywords
-                        if k.arg and isinstance(k.value, ast.Constant)}
-            calls.append({"check": node.args[0].value, "line": node.lineno,
-                          "references_sha256": literals.pop("references_sha256", None),
-                          "timeout": literals.pop("timeout", DEFAULT_TIMEOUT_S),
-                          "literals": literals})
-    return sorted(calls, key=lambda call: call["line"])
 
 
 def install_digest() -> str:
@@ -290,36 +247,3 @@ def install_digest() -> str:
         digest.update(str(path).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
-
-
-def _main(request_file: str, check: str, pinned: str, literals: str = "{}") -> int:
-    from .. import models, references  # noqa: F401  (models registers the custom layers)
-    from ..data.sources import file_digest
-    from . import checks
-
-    request = json.loads(Path(request_file).read_text())
-    try:
-        assert request.get("check") == check, (
-            f"the saved answer is for {request.get('check')!r}, not {check!r}: the notebook's "
-            f"hidden tests did not run as written")
-        if pinned:
-            actual = file_digest(references.shipped_references_path())
-            assert actual == pinned, (
-                f"the reference metrics file {references.shipped_references_path()} was changed "
-                f"(sha256 {actual[:12]}..., the grader expects {pinned[:12]}...): reinstall "
-                f"cifar-course; references are written only by `cifar-course references run`")
-        arguments = {**request["arguments"],
-                     **{k: {"value": _to_json(v)} for k, v in json.loads(literals).items()}}
-        message = getattr(checks, check)(**_decode_arguments(arguments))
-        result = {"passed": True, "message": message if isinstance(message, str) else ""}
-    except AssertionError as error:
-        result = {"passed": False, "message": str(error) or f"{check} failed"}
-    except Exception as error:  # a malformed answer: the check could not run on it
-        result = {"passed": False, "message": f"the saved answer could not be checked "
-                                              f"({type(error).__name__}: {error})"}
-    print(json.dumps(result))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main(*sys.argv[1:5]))

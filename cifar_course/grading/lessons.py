@@ -17,49 +17,48 @@ from pathlib import Path
 import nbformat
 
 from ..data.sources import file_digest
+from .contract import UNPINNED
 from .isolated import interpreter_first
 
-PIN = re.compile(r'references_sha256="[0-9a-f]{64}"')
+# The hidden tests in solutions/ name the references file by this placeholder; a
+# release writes the installed file's SHA-256 in its place in the course's copy,
+# so the gradebook pins what the grader checks against, and building the lessons
+# never rewrites solutions/.
+PIN = re.compile(r'references_sha256="(?:[0-9a-f]{64}|' + UNPINNED + r')"')
 
 
 def lesson_ids(solutions: str | Path) -> list[str]:
     return sorted(p.stem for p in Path(solutions).glob("[0-9][0-9]_*.ipynb"))
 
 
-def pin_references(solutions: str | Path, digest: str | None = None) -> list[str]:
-    """Pin the shipped references' SHA-256 in the hidden tests; return the notebooks changed."""
-    from ..references import shipped_references_path
-
-    digest = digest or file_digest(shipped_references_path())
-    changed = []
-    for path in sorted(Path(solutions).glob("*.ipynb")):
-        notebook = nbformat.read(path, as_version=4)
-        touched = False
-        for cell in notebook.cells:
-            pinned = PIN.sub(f'references_sha256="{digest}"', cell.source)
-            if pinned != cell.source:
-                cell.source, touched = pinned, True
-        if touched:
-            nbformat.write(notebook, path)
-            changed.append(path.name)
-    return changed
+def pin_references(notebook: nbformat.NotebookNode, digest: str) -> nbformat.NotebookNode:
+    """The notebook with every hidden test's references pin set to ``digest``."""
+    for cell in notebook.cells:
+        cell.source = PIN.sub(f'references_sha256="{digest}"', cell.source)
+    return notebook
 
 
-def pinned_digests(solutions: str | Path) -> set[str]:
+def pinned_digests(folder: str | Path) -> set[str]:
+    """The pins written in the notebooks below ``folder`` (the placeholder included)."""
     found = set()
-    for path in Path(solutions).glob("*.ipynb"):
+    for path in Path(folder).rglob("*.ipynb"):
         for cell in nbformat.read(path, as_version=4).cells:
             found.update(m.group(0)[19:-1] for m in PIN.finditer(cell.source))
     return found
 
 
 def stage_course(solutions: str | Path, course: str | Path) -> list[str]:
-    """Copy each solution into ``course/source/<id>/<id>.ipynb``, nbgrader's layout."""
+    """Copy each solution into ``course/source/<id>/<id>.ipynb``, nbgrader's layout, with the
+    installed references' SHA-256 pinned in its hidden tests."""
+    from ..references import shipped_references_path
+
+    digest = file_digest(shipped_references_path())
     ids = lesson_ids(solutions)
     for lesson in ids:
         target = Path(course) / "source" / lesson
         target.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(Path(solutions) / f"{lesson}.ipynb", target / f"{lesson}.ipynb")
+        notebook = nbformat.read(Path(solutions) / f"{lesson}.ipynb", as_version=4)
+        nbformat.write(pin_references(notebook, digest), target / f"{lesson}.ipynb")
     return ids
 
 

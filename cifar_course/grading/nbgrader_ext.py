@@ -15,9 +15,11 @@ moves what graded cells wrote to stderr into stdout (the text stays, for the
 feedback) before the grades are taken.
 
 The kernel runs the student's code, so nothing it reports can be trusted:
-``DecideHiddenTests`` decides every hidden test in the grader's process, from
-the answers the notebook saved, and replaces what the kernel showed in the
-test cell with that verdict.
+``ExecuteToTheEnd`` empties the kernel's answers folder before each hidden-test
+cell and seals what that cell saved when it ends (``contract.py``), and
+``DecideHiddenTests`` decides every hidden test of the notebook in one checker
+process of the grader's, from the sealed answers and the hidden tests' source as
+the gradebook holds it. A test cell that raised scores zero.
 """
 
 from __future__ import annotations
@@ -32,6 +34,29 @@ from nbgrader.utils import is_grade, is_solution
 def _error(name: str, message: str) -> NotebookNode:
     return NotebookNode(output_type="error", ename=name, evalue=message,
                         traceback=[f"{name}: {message}"])
+
+
+def _hidden_test_id(cell) -> str | None:
+    """The grade_id of a graded test cell whose (gradebook) source calls ``run_isolated``."""
+    from .contract import hidden_calls
+
+    if cell.cell_type != "code" or not is_grade(cell) or is_solution(cell):
+        return None
+    try:
+        return cell.metadata.nbgrader["grade_id"] if hidden_calls(cell.source) else None
+    except SyntaxError:
+        return None
+
+
+def _answer_folders() -> tuple | None:
+    """(the kernel's answers folder, the grader's sealed folder), under the grader only."""
+    import os
+    from pathlib import Path
+
+    from .isolated import ANSWERS_ENV
+
+    root = os.environ.get(ANSWERS_ENV)
+    return (Path(root), Path(root).parent / "sealed") if root else None
 
 
 class ExecuteToTheEnd(Execute):
@@ -54,6 +79,21 @@ class ExecuteToTheEnd(Execute):
         if self._died_in is not None:
             cell.outputs = [_error("KernelDied", f"not run: the kernel died in cell {self._died_in}")]
             return cell, resources
+        folders, grade_id = _answer_folders(), _hidden_test_id(cell)
+        if folders and grade_id:
+            from .contract import clear
+
+            clear(folders[0])  # what the kernel wrote before this cell never counts
+        try:
+            return self._execute(cell, resources, index)
+        finally:
+            if folders and grade_id:
+                from .contract import seal, sealed_folder
+
+                refused = seal(folders[0], sealed_folder(folders[1], grade_id))
+                resources.setdefault("refused_answers", {})[grade_id] = refused
+
+    def _execute(self, cell, resources, index):
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
@@ -84,57 +124,67 @@ class WarningsAreNotFailures(NbGraderPreprocessor):
 
 
 class DecideHiddenTests(NbGraderPreprocessor):
-    """Decide each graded test cell's hidden checks here, from the answers the notebook saved.
+    """Decide every hidden test of the notebook at once, in the grader's checker process.
 
     A test cell whose source (nbgrader restored it from the gradebook) calls
-    ``run_isolated`` is scored by those calls alone: the check name and the
-    pinned references digest are read from the source, the answer from
-    ``$CIFAR_COURSE_ANSWERS``, and the verdict comes from a fresh process. The
-    kernel's errors in that cell are dropped (its own visible checks could
-    have been faked either way); its printed text stays for the feedback.
+    ``run_isolated`` is scored by those calls alone: the checks, their literals
+    and the pinned references digest are read from the source, the answers from
+    the folder sealed when that cell ended, and the grader's settings (profile)
+    from the grader. A cell that raised in the kernel, or left no answer,
+    scores zero; its printed text stays for the feedback.
     """
 
     def preprocess(self, nb, resources):
         import os
-        from pathlib import Path
 
-        from .isolated import ANSWERS_ENV, answer_folder, decide, hidden_checks
+        from ..profiles import default_profile_name
+        from .checker import decide_all
+        from .contract import ContractError, hidden_calls, read_answer, sealed_folder
 
-        root = os.environ.get(ANSWERS_ENV)
-        if not root:
+        folders = _answer_folders()
+        if not folders:
             return nb, resources
-        seen: dict = {}
+        refusals = resources.get("refused_answers", {})
+        entries, plan, timeout = [], [], 0.0
         for cell in nb.cells:
-            if cell.cell_type != "code" or not is_grade(cell) or is_solution(cell):
-                continue
-            try:
-                calls = hidden_checks(cell.source)
-            except SyntaxError:
-                continue
-            if not calls:
+            grade_id = _hidden_test_id(cell)
+            if grade_id is None:
                 continue
             raised = "; ".join(f"{o.ename}: {o.evalue}" for o in cell.get("outputs", [])
                                if o.output_type == "error")
-            verdicts = []
-            for call in calls:
-                occurrence = seen.get(call["check"], 0)
-                seen[call["check"]] = occurrence + 1
-                request = answer_folder(Path(root), call["check"], occurrence) / "request.json"
-                if not request.is_file():
-                    verdicts.append((False, f"{call['check']}: no answer was saved (the cells "
-                                            f"above, or this one, stopped before the hidden test "
-                                            f"ran)" + (f"; the cell raised {raised}" if raised
-                                                       else "; see the errors above")))
-                    continue
-                verdicts.append(decide(request, call["check"], call["references_sha256"],
-                                       call["timeout"], environment=dict(os.environ),
-                                       literals=call["literals"]))
+            failures, indices, seen = [], [], {}
+            if raised:
+                failures.append(f"this test cell raised ({raised}), so its hidden tests score "
+                                f"nothing")
+            elif refusals.get(grade_id):
+                failures.append("the answers saved in this cell held what the grader does not "
+                                "accept: " + "; ".join(refusals[grade_id]))
+            else:
+                for call in hidden_calls(cell.source):
+                    occurrence = seen.get(call.check, 0)
+                    seen[call.check] = occurrence + 1
+                    folder = sealed_folder(folders[1], grade_id) / f"{call.check}-{occurrence}"
+                    try:
+                        arguments = read_answer(folder, call)
+                    except ContractError as error:
+                        failures.append(str(error))
+                        continue
+                    indices.append(len(entries))
+                    timeout += call.timeout
+                    entries.append({"check": call.check, "arguments": arguments,
+                                    "literals": call.literals,
+                                    "references_sha256": call.references_sha256})
+            plan.append((cell, indices, failures))
+        settings = {"profile": default_profile_name(), "under_grader": True}
+        verdicts = decide_all(entries, settings, environment=dict(os.environ), timeout=timeout)
+        for cell, indices, failures in plan:
+            mine = [verdicts[i] for i in indices]
+            failed = failures + [message for passed, message in mine if not passed]
             kept = [o for o in cell.get("outputs", []) if o.output_type != "error"]
-            failed = [message for passed, message in verdicts if not passed]
             if failed:
                 kept.append(_error("AssertionError", "\n".join(failed)))
             else:
-                text = "\n".join(m for _, m in verdicts if m) or "passed"
+                text = "\n".join(m for _, m in mine if m) or "passed"
                 kept.append(NotebookNode(output_type="stream", name="stdout",
                                          text=f"[grader] {text}\n"))
             cell.outputs = kept

@@ -12,8 +12,16 @@ capabilities, as ``nobody``. It sees:
 - nothing else: not the course folder (gradebook, submissions, hidden tests,
   feedback), not the instructor's checkout or home, not other students.
 
-Its network namespace is the grader's (the kernel talks to nbclient over
-loopback), so it is not cut off from the network.
+At most ``KERNEL_TASKS`` processes and threads run in it at once, where the
+machine lets the grader make a ``pids`` cgroup (cgroup v1 or v2, as root):
+``RLIMIT_NPROC`` cannot do this, since the kernel's processes count as the
+grader's user, and root is exempt from it.
+
+It has a network namespace of its own, holding only its own loopback: it
+reaches no other kernel, no service on the machine and nothing outside. The
+grader talks to it over Jupyter's IPC transport, through Unix sockets in a
+folder made for that kernel alone (``SandboxedKernelManager``), which no
+other student's kernel can see.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
@@ -33,6 +42,9 @@ SANDBOX_ENV = "CIFAR_COURSE_SANDBOX"
 SANDBOXES = ("bwrap", "none")
 SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 NOBODY = "65534"
+# Processes and threads one kernel may run at once: torch's and ipykernel's threads
+# take a few dozen; a fork bomb is stopped far below what would hurt the machine.
+KERNEL_TASKS = 128
 
 
 class SandboxError(RuntimeError):
@@ -92,7 +104,7 @@ def bwrap_prefix(writable, readable) -> list[str]:
     """The ``bwrap`` arguments before the kernel's command."""
     # No --new-session: jupyter_client interrupts the kernel through its process group
     # (the kernel already has no controlling terminal: it is started in a session of its own).
-    command = ["bwrap", "--unshare-all", "--share-net", "--die-with-parent",
+    command = ["bwrap", "--unshare-all", "--die-with-parent",
                "--cap-drop", "ALL", "--unshare-user", "--uid", NOBODY, "--gid", NOBODY]
     for folder in SYSTEM_FOLDERS:
         if os.path.islink(folder):
@@ -137,10 +149,59 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def task_limited_group(limit: int = KERNEL_TASKS) -> Path | None:
+    """A new ``pids`` cgroup allowing ``limit`` tasks, or None where none can be made here."""
+    import uuid
+
+    name = f"cifar-course-kernel-{uuid.uuid4().hex[:12]}"
+    for root in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")):
+        group = root / name
+        try:
+            if root == Path("/sys/fs/cgroup") and "pids" not in (
+                    root / "cgroup.subtree_control").read_text().split():
+                (root / "cgroup.subtree_control").write_text("+pids")
+            group.mkdir()
+        except OSError:
+            continue
+        try:
+            (group / "pids.max").write_text(str(limit))
+            return group
+        except OSError:
+            remove_group(group)
+    return None
+
+
+def remove_group(group: Path | None) -> None:
+    if group is not None:
+        try:
+            group.rmdir()
+        except OSError:
+            pass  # a task still in it, or gone already
+
+
+def in_group(group: Path | None, command: list[str]) -> list[str]:
+    """``command``, started inside ``group`` (before it can start anything itself)."""
+    if group is None:
+        return command
+    return ["/bin/sh", "-c", 'tasks="$1"; shift; echo $$ > "$tasks" && exec "$@"', "sh",
+            str(group / "cgroup.procs"), *command]
+
+
 class SandboxedKernelManager(AsyncKernelManager):
-    """nbclient's kernel manager, starting the kernel inside ``bwrap``."""
+    """nbclient's kernel manager, starting the kernel inside ``bwrap``, reached over IPC.
+
+    The kernel's five channels are Unix sockets in a folder of this kernel's own
+    (bound into its sandbox), not loopback TCP ports that any process could join.
+    """
 
     cwd: str | None = None
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.sockets = tempfile.mkdtemp(prefix="cifar-course-kernel-")
+        self.transport = "ipc"
+        self.ip = str(Path(self.sockets) / "kernel")
+        self.tasks = task_limited_group()
 
     async def start_kernel(self, **kw):
         self.cwd = kw.get("cwd")  # the notebook's folder: the kernel's only writable one
@@ -151,9 +212,16 @@ class SandboxedKernelManager(AsyncKernelManager):
 
         command = super().format_kernel_cmd(extra_arguments)
         cwd = str(Path(self.cwd or os.getcwd()).resolve())
-        writable = [cwd] + ([os.environ[ANSWERS_ENV]] if os.environ.get(ANSWERS_ENV) else [])
+        writable = [cwd, self.sockets] + (
+            [os.environ[ANSWERS_ENV]] if os.environ.get(ANSWERS_ENV) else [])
         readable = [*readable_paths(), os.path.realpath(self.connection_file)]
-        return [*bwrap_prefix(writable, readable), "--chdir", cwd, *command]
+        return in_group(self.tasks, [*bwrap_prefix(writable, readable), "--chdir", cwd, *command])
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart:
+            shutil.rmtree(self.sockets, ignore_errors=True)
+            remove_group(self.tasks)
 
     async def interrupt_kernel(self) -> None:
         # A signal to bwrap's process group does not reach the processes in its pid

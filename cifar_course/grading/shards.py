@@ -165,6 +165,8 @@ def write_job_files(course, submissions, count: int, folder, *, jobs: int = 1,
     course, submissions = Path(course).resolve(), Path(submissions).resolve()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    # Slurm opens each task's log before the task runs: a missing folder kills every task.
+    (course / SHARDS_FOLDER).mkdir(parents=True, exist_ok=True)
     command = (f"cifar-course grade autograde {submissions} --course {course} "
                f"--profile {profile} --jobs {jobs}")
     slurm = folder / "grade.sbatch"

@@ -113,6 +113,34 @@ def reference_band(stage: str, profile: str, metric: str = "test_accuracy",
                 entry["mean"] - half_width, entry["mean"] + half_width, len(entry["values"]))
 
 
+def measured_seconds_per_run(profile: str, references: dict | None = None) -> float | None:
+    """Mean training time of the profile's recorded runs (None when it has none)."""
+    references = references if references is not None else load_references()
+    stages = references["profiles"].get(profile, {}).get("stages", {})
+    measured = [v for s in stages.values() for v in s.get("train_seconds", {}).get("values", [])
+                if v]
+    return sum(measured) / len(measured) if measured else None
+
+
+def training_time(profile: str, references: dict | None = None) -> str | None:
+    """A run's training time in the profile, in words, from the recorded runs: "about 30 s",
+    "1 to 11 minutes" (the stages' means, their lowest and highest), "about 24 minutes".
+    None where nothing is recorded. What the README, the help and the lessons state."""
+    import math
+
+    references = references if references is not None else load_references()
+    stages = references["profiles"].get(profile, {}).get("stages", {})
+    means = [s["train_seconds"]["mean"] for s in stages.values() if s.get("train_seconds")]
+    if not means:
+        return None
+    low, high, mean = min(means), max(means), sum(means) / len(means)
+    if high < 90:
+        return f"about {max(10, round(mean / 10) * 10)} s"
+    if math.ceil(high / 60) - math.floor(low / 60) <= 2:
+        return f"about {round(mean / 60)} minutes"
+    return f"{math.floor(low / 60)} to {math.ceil(high / 60)} minutes"
+
+
 def pooled_std(entries: list[dict]) -> float:
     """The standard deviation pooled over stages: sqrt of the dof-weighted mean variance."""
     dof = [len(e["values"]) - 1 for e in entries if len(e["values"]) > 1]

@@ -1,0 +1,176 @@
+"""The grading contract: slots from the hidden test's source, sealed answers, student ids,
+one grader per course, one checker process per notebook."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import keras
+import pytest
+
+from cifar_course.grading import autograde
+from cifar_course.grading.contract import (ContractError, HiddenCall, clear, hidden_calls,
+                                           next_answer_folder, read_answer, seal, sealed_folder)
+from cifar_course.grading.isolated import decide, save_answer
+
+SOURCE = '''
+from cifar_course.grading.isolated import run_isolated
+run_isolated("check_test_accuracy", model=model, stage='baseline', profile=my_profile,
+             references_sha256="abab", timeout=my_timeout)
+run_isolated("check_label_smoothing_loss", loss=make_loss(0.1), smoothing=0.1)
+'''
+
+
+def test_the_source_names_the_slots_and_fixes_the_literals():
+    accuracy, smoothing = hidden_calls(SOURCE)
+    assert accuracy.check == "check_test_accuracy" and accuracy.slots == ("model",)
+    # The grader owns the profile: neither a slot nor a literal, even if the source names it.
+    assert accuracy.literals == {"stage": "baseline"} and accuracy.references_sha256 == "abab"
+    assert smoothing.slots == ("loss",) and smoothing.literals == {"smoothing": 0.1}
+
+
+def test_an_answer_sets_only_its_slots(tmp_path):
+    call = HiddenCall("check_label_smoothing_loss", 1, slots=("loss",), literals={"smoothing": 0.1})
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=0.1)
+    folder = tmp_path / "check_label_smoothing_loss-0"
+    save_answer(call.check, {"loss": loss}, folder)
+    assert set(read_answer(folder, call)) == {"loss"}
+    # What the source fixes stays the source's: the answer's copy is ignored...
+    request = json.loads((folder / "request.json").read_text())
+    forged = {"smoothing": {"value": {"plain": 0.0}}}
+    (folder / "request.json").write_text(json.dumps(
+        {**request, "arguments": {**request["arguments"], **forged}}))
+    assert set(read_answer(folder, call)) == {"loss"}
+    # ...and what the grader owns, or the source does not name, is refused.
+    for forged in ({"profile": {"value": {"plain": "smoke"}}}, {"data": {"value": {"plain": 1}}},
+                   {"references": {"value": {"plain": 1}}}):
+        (folder / "request.json").write_text(json.dumps(
+            {**request, "arguments": {**request["arguments"], **forged}}))
+        with pytest.raises(ContractError, match="does not take from the notebook"):
+            read_answer(folder, call)
+    (folder / "request.json").write_text(json.dumps({**request, "check": "check_adamw"}))
+    with pytest.raises(ContractError, match="not 'check_label_smoothing_loss'"):
+        read_answer(folder, call)
+
+
+def test_a_model_is_the_file_beside_the_answer_never_a_path(tmp_path):
+    call = HiddenCall("check_baseline_structure", 1, slots=("model",))
+    folder = tmp_path / "answer"
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    save_answer(call.check, {"model": model}, folder)
+    assert read_answer(folder, call)["model"] == {"model": str(folder / "model.keras")}
+    # The request names another student's file: the grader reads only its own copy.
+    elsewhere = tmp_path / "classmate.keras"
+    (folder / "model.keras").rename(elsewhere)
+    request = json.loads((folder / "request.json").read_text())
+    request["arguments"]["model"] = {"model": str(elsewhere)}
+    (folder / "request.json").write_text(json.dumps(request))
+    with pytest.raises(ContractError, match="was not saved with the answer"):
+        read_answer(folder, call)
+    (folder / "model.keras").symlink_to(elsewhere)
+    with pytest.raises(ContractError, match="was not saved with the answer"):
+        read_answer(folder, call)
+
+
+def test_sealing_keeps_regular_files_refuses_links_and_freezes_the_answer(tmp_path):
+    kernel, sealed = tmp_path / "kernel", tmp_path / "sealed"
+    clear(kernel)
+    answer = next_answer_folder(kernel, "check_x")
+    answer.mkdir()
+    assert next_answer_folder(kernel, "check_x").name == "check_x-1"
+    (answer / "request.json").write_text('{"check": "check_x"}')
+    secret = tmp_path / "gradebook.db"
+    secret.write_text("secret")
+    (answer / "x.keras").symlink_to(secret)
+    held = os.open(answer, os.O_RDONLY)  # a kernel process holding the folder open
+    try:
+        refused = seal(kernel, sealed_folder(sealed, "test_x"))
+        assert refused == ["check_x-0/x.keras: not a regular file (a link?)"]
+        assert sorted(p.name for p in (sealed / "test_x" / "check_x-0").iterdir()) == ["request.json"]
+        assert list(kernel.iterdir()) == []  # emptied for the next cell
+        # A write through the held folder after the cell ended changes nothing sealed.
+        with pytest.raises(FileNotFoundError):
+            os.open("request.json", os.O_WRONLY | os.O_CREAT, dir_fd=held)
+    finally:
+        os.close(held)
+    assert (sealed / "test_x" / "check_x-0" / "request.json").read_text() == '{"check": "check_x"}'
+    with pytest.raises(ContractError):
+        sealed_folder(sealed, "..")
+
+
+def test_one_checker_decides_several_checks_with_the_graders_settings(tmp_path):
+    from cifar_course.grading.checker import decide_all
+    from cifar_course.grading.isolated import scrubbed_environment
+
+    right = keras.losses.CategoricalCrossentropy(label_smoothing=0.1)
+    call = HiddenCall("check_label_smoothing_loss", 1, slots=("loss",), literals={"smoothing": 0.1})
+    save_answer(call.check, {"loss": right}, tmp_path / "a")
+    entry = {"check": call.check, "arguments": read_answer(tmp_path / "a", call),
+             "literals": call.literals, "references_sha256": None}
+    wrong = {**entry, "literals": {"smoothing": 0.2}}
+    unknown = {**entry, "check": "not_a_check"}
+    verdicts = decide_all([entry, wrong, unknown], {"profile": "smoke", "under_grader": True},
+                          environment=scrubbed_environment(), timeout=300)
+    assert verdicts[0][0] and not verdicts[1][0] and "want 0.2" in verdicts[1][1]
+    assert not verdicts[2][0] and "no check named" in verdicts[2][1]
+    assert decide(tmp_path / "a" / "request.json", call)[0]
+
+
+@pytest.mark.parametrize("name", ["...zip", "..zip", ".hidden", "a b"])
+def test_an_entry_that_is_not_a_student_id_is_refused_by_name(tmp_path, name):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    if name.endswith(".zip"):
+        with zipfile.ZipFile(subs / name, "w") as archive:
+            archive.writestr("nbgrader_config.py", "raise SystemExit('ran')")
+    else:
+        (subs / name).mkdir()
+    (subs / "alice").mkdir()
+    said = []
+    assert list(autograde.submission_entries(subs, log=said.append)) == ["alice"]
+    assert len(said) == 1 and repr(name) in said[0] and "Fix: rename" in said[0]
+
+
+def test_a_link_entry_or_a_linked_notebook_is_never_followed(tmp_path):
+    subs = tmp_path / "subs"
+    (subs / "bob" / "work").mkdir(parents=True)
+    other = tmp_path / "classmate" / "00_setup_and_data.ipynb"
+    other.parent.mkdir()
+    other.write_text("{}")
+    (subs / "bob" / "work" / "00_setup_and_data.ipynb").symlink_to(other)
+    (subs / "mallory").symlink_to(tmp_path / "classmate")
+    said = []
+    assert list(autograde.submission_entries(subs, log=said.append)) == ["bob"]
+    assert "is a link" in said[0]
+    assert autograde._find_notebooks(subs / "bob", ["00_setup_and_data"]) == {}
+
+
+def test_paths_built_from_names_stay_inside():
+    with pytest.raises(ValueError, match="would leave"):
+        autograde.inside(Path("/tmp/course/submitted"), "..")
+    with pytest.raises(ValueError, match="would leave"):
+        autograde.inside(Path("/tmp/course/unpacked/alice"), "../../nbgrader_config.py")
+    assert autograde.inside(Path("/tmp/c"), "alice").name == "alice"
+
+
+def test_a_second_grader_on_the_same_course_stops_with_a_clear_error(tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom cifar_course.grading.autograde import "
+         "course_lock\nwith course_lock(sys.argv[1]):\n    print('held', flush=True)\n"
+         "    time.sleep(60)", str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(autograde.GraderBusy, match=f"process {holder.pid}"):
+            with autograde.course_lock(tmp_path):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with autograde.course_lock(tmp_path):  # free again once the other grader is gone
+        with autograde.course_lock(tmp_path):  # and re-entrant within one grader
+            pass

@@ -1,0 +1,61 @@
+"""Every training time the README and the command's help state is the references' own."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from notebooks import REPO
+
+from cifar_course.references import training_time
+
+README = " ".join((REPO / "README.md").read_text().split())
+
+
+@pytest.mark.parametrize("profile, sentence", [
+    ("grade", "| `grade` | {} | 10 | autograding: {time} a stage |"),
+    ("quick", "| `quick` | {} | 40 | a CPU: {time} a stage |"),
+    ("speedrun", "| `speedrun` | {} | 10 | the speedrun (lesson 09): {time} |"),
+    ("full", "measured one stage and seed a run ({time} a stage's run)"),
+    ("grade", "10 epochs, {time} a training"),
+])
+def test_the_readme_states_the_measured_training_times(profile, sentence):
+    measured = training_time(profile)
+    assert measured, f"no recorded runs in {profile}"
+    pattern = re.escape(sentence.format("{}", time=measured)).replace(r"\{\}", ".*?")
+    assert re.search(pattern, README), (
+        f"the README should say {measured!r} for {profile} (the references' training times): "
+        f"{sentence.format('...', time=measured)}")
+
+
+def test_the_help_renders_the_times_from_the_references():
+    done = subprocess.run([sys.executable, "-m", "cifar_course.cli", "--help"],
+                          capture_output=True, text=True, check=True)
+    text = " ".join(done.stdout.split())
+    for profile in ("grade", "quick", "full"):
+        assert training_time(profile) in text
+    done = subprocess.run([sys.executable, "-m", "cifar_course.cli", "references", "--help"],
+                          capture_output=True, text=True, check=True)
+    assert f"{training_time('quick')} in quick" in " ".join(done.stdout.split())
+
+
+def test_the_speedrun_sentence_states_the_measured_minutes_and_accuracy():
+    from cifar_course.references import load_references
+
+    stage = load_references()["profiles"]["speedrun"]["stages"]["speedrun"]
+    minutes = round(stage["train_seconds"]["mean"] / 60)
+    accuracy = stage["test_accuracy"]
+    assert (f"{100 * accuracy['mean']:.2f}% +- {100 * accuracy['std']:.2f}% mean test accuracy over "
+            f"{len(accuracy['values'])} seeds" in README)
+    assert f"{minutes} minutes of training a run" in README
+
+
+def test_the_profiles_describe_no_run_time_of_their_own():
+    from cifar_course.profiles import PROFILES
+
+    for profile in PROFILES.values():
+        assert not re.search(r"\d+ ?(s|min|minutes|seconds)\b|a few minutes|seconds on a GPU",
+                             profile.description), (profile.name, profile.description)
