@@ -9,5 +9,5 @@ from .threads import configure_threads  # noqa: E402
 
 configure_threads()  # $CIFAR_COURSE_THREADS, where set
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # each lesson's first cell installs and checks this version
 __all__ = ["BackendError", "CLASS_NAMES", "__version__", "ensure_torch_backend", "load_cifar10"]

@@ -328,6 +328,12 @@ def cmd_grade(args) -> int:
 
         written = export_gradescope(course, args.gradescope)
         print(f"wrote {len(written)} Gradescope results.json under {args.gradescope}")
+    if args.feedback_bundles:
+        from .grading.exports import feedback_bundles
+
+        written = feedback_bundles(course, rows, args.feedback_bundles)
+        print(f"wrote {len(written)} feedback bundles (<student>.zip: feedback HTML and "
+              f"scores) under {args.feedback_bundles}")
     totals = {}
     for row in rows:
         score, maximum = totals.get(row["student"], (0.0, 0.0))
@@ -470,6 +476,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--canvas", help="also write a Canvas gradebook import CSV here")
     grade.add_argument("--gradescope", help="also write <student>/results.json (Gradescope's "
                                             "format) under this folder")
+    grade.add_argument("--feedback-bundles", metavar="FOLDER",
+                       help="also write <student>.zip under FOLDER: that student's feedback "
+                            "HTML and scores, to upload or hand back")
     return parser
 
 

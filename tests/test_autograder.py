@@ -214,6 +214,7 @@ attempts = {{
     "read solutions": lambda: os.listdir({str(REPO / "solutions")!r}),
     "write the course": lambda: (course / "pwned").write_text("x"),
     "write the package": lambda: open({str(REPO / "cifar_course" / "stages.py")!r}, "a").write("#"),
+    "read the real CIFAR-10": lambda: open({str(REPO.parent / "shared" / "data" / "cifar10-jpeg.tar.gz")!r}, "rb").read(16),
 }}
 report = {{}}
 for name, attempt in attempts.items():
@@ -348,7 +349,7 @@ def test_a_sandboxed_kernel_sees_neither_the_course_nor_the_instructor(graded):
 
     report = json.loads(printed(graded, "snoops").split("SANDBOX ", 1)[1].splitlines()[0])
     reads = {k: v for k, v in report.items() if k.startswith(("read", "list"))}
-    assert len(reads) == 4 and "succeeded" not in reads.values(), report
+    assert len(reads) == 5 and "succeeded" not in reads.values(), report
     assert report["write the package"] != "succeeded", report
     # Under /tmp (as here) the folders above the kernel's own lie in its private /tmp:
     # a write there may succeed inside the sandbox, and never reaches the course.
@@ -511,6 +512,16 @@ def test_instructor_commands_grade_three_students(tmp_path):
     assert "not JSON" in rows["eve"]["problems"]
     assert "ada: 5 / 5" in done.stdout
     assert list((course / "feedback" / "ada" / LESSON).glob("*.html"))
+    # Feedback that reaches each student: their HTML and their scores alone (issue 36).
+    done = subprocess.run(cli + ["export", "--course", str(course), "--feedback-bundles",
+                                 str(tmp_path / "bundles")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(tmp_path / "bundles" / "ada.zip") as bundle:
+        names = bundle.namelist()
+        scores = bundle.read("ada/scores.csv").decode()
+    assert f"ada/{LESSON}/{LESSON}.html" in names and all(n.startswith("ada/") for n in names)
+    (row,) = csv.DictReader(scores.splitlines())
+    assert (row["lesson"], float(row["score"]), float(row["max_score"])) == (LESSON, 5, 5)
 
 
 def test_autograde_without_release_says_what_to_do(tmp_path):

@@ -92,6 +92,12 @@ def test_callbacks_check(tmp_path):
             keras.callbacks.CSVLogger(str(tmp_path / "h.csv"))]
     checks.check_callbacks(good)
     checks.check_callbacks(good, factor=0.1)  # keras' default factor, when it is the one asked for
+    # Callbacks already used in a fit (as in the lessons, before the check) still pass.
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    x, y = np.random.default_rng(0).normal(size=(32, 2)), np.eye(10)[np.arange(32) % 10]
+    model.fit(x, y, validation_data=(x, y), epochs=3, verbose=0, callbacks=good)
+    checks.check_callbacks(good)
     late = [keras.callbacks.ReduceLROnPlateau(patience=6)] + good[1:]
     with pytest.raises(AssertionError, match="below EarlyStopping"):
         checks.check_callbacks(late)

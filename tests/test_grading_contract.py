@@ -174,3 +174,66 @@ def test_a_second_grader_on_the_same_course_stops_with_a_clear_error(tmp_path):
     with autograde.course_lock(tmp_path):  # free again once the other grader is gone
         with autograde.course_lock(tmp_path):  # and re-entrant within one grader
             pass
+
+
+def test_a_graded_kernel_gets_a_stand_in_without_the_test_set(tmp_path, monkeypatch):
+    """The stand-in keeps the profile's training and validation images exactly, and puts
+    training images the profile never trains on where the test set was."""
+    import numpy as np
+
+    from cifar_course.data.sources import Arrays
+    from cifar_course.grading.checks import same_copy_as_references
+    from cifar_course.grading.stand_in import stand_in_arrays
+    from cifar_course.profiles import get_profile
+    from cifar_course.training import prepare_data
+
+    rng = np.random.default_rng(0)
+    n_train, n_test = 8000, 2000
+    # Distinct images (an index in the first pixels), so that membership can be told.
+    images = rng.integers(0, 256, (n_train + n_test, 32, 32, 3), dtype=np.uint8)
+    images[:, 0, 0, :2] = np.stack([np.arange(n_train + n_test) // 256,
+                                    np.arange(n_train + n_test) % 256], axis=1)
+    labels = (np.arange(n_train + n_test) % 10).astype(np.uint8).reshape(-1, 1)
+    real = Arrays(images[:n_train], labels[:n_train], images[n_train:], labels[n_train:])
+    np.savez(tmp_path / "real.npz", x_train=real.x_train, y_train=real.y_train,
+             x_test=real.x_test, y_test=real.y_test)
+    grade = get_profile("grade")
+    stand_in = stand_in_arrays(real, grade)
+    np.savez(tmp_path / "grader-stand-in.npz", x_train=stand_in.x_train, y_train=stand_in.y_train,
+             x_test=stand_in.x_test, y_test=stand_in.y_test)
+    monkeypatch.setenv("CIFAR_COURSE_CACHE", str(tmp_path / "cache"))
+    on_real = prepare_data(grade, tmp_path / "real.npz")
+    on_stand_in = prepare_data(grade, tmp_path / "grader-stand-in.npz")
+    assert np.array_equal(on_real.x_train, on_stand_in.x_train)
+    assert np.array_equal(on_real.x_val, on_stand_in.x_val)
+
+    def ids(x):
+        return set((x[:, 0, 0, 0].astype(int) * 256 + x[:, 0, 0, 1]).tolist())
+
+    assert len(stand_in.x_test) == n_test
+    assert not ids(stand_in.x_test) & ids(real.x_test), "the stand-in holds real test images"
+    assert not ids(stand_in.x_test) & ids(on_real.x_train), "the stand-in tests on training images"
+    # In the kernel, the accuracy check names it and checks the floor only.
+    references = {"profiles": {"grade": {"provenance": {"data": {"kind": "imagefolder",
+                                                                 "sha256": "0" * 64}}}}}
+    same, mine, _ = same_copy_as_references(on_stand_in.source, "grade", references)
+    assert not same and mine.startswith("the grader's stand-in")
+
+
+def test_the_sandbox_binds_the_stand_in_and_never_the_real_data(tmp_path, monkeypatch):
+    from cifar_course.data.loading import cache_dir, resolve_source
+    from cifar_course.grading.sandbox import bwrap_prefix, readable_paths
+    from cifar_course.grading.stand_in import STAND_IN_ENV
+
+    real = tmp_path / "cifar10.tar.gz"
+    real.write_bytes(b"real")
+    stand_in = tmp_path / "grader-stand-in.npz"
+    stand_in.write_bytes(b"stand-in")
+    monkeypatch.setenv("CIFAR_COURSE_DATA", str(real))
+    monkeypatch.setenv(STAND_IN_ENV, str(stand_in))
+    readable = readable_paths()
+    assert str(stand_in.resolve()) in readable
+    assert str(real.resolve()) not in readable and str(cache_dir().resolve()) not in readable
+    command = bwrap_prefix([], readable)
+    assert command[command.index("CIFAR_COURSE_DATA") + 1] == str(stand_in.resolve())
+    assert resolve_source() == real.resolve()  # the grader itself still reads the real data

@@ -29,6 +29,9 @@ JPEG_COPY = Copy("the course's JPEG copy of CIFAR-10 (quality 75)",
                  content_sha256="0fbf4975132148ff38b22fa9334ee8ad50dc143787b39e5100fd42cff9b37e83",
                  archive_sha256="0e9467361a3721b0cdaadd8259975ded88369b5d8ee16375719280c0b29251a3")
 KNOWN_COPIES = (JPEG_COPY,)
+# The grader's stand-in for a graded kernel (grading/stand_in.py): the training images, with
+# unused training images in place of the test set, which the grader keeps to itself.
+STAND_IN_FILE = "grader-stand-in.npz"
 CANONICAL_KINDS = ("keras", "batches")
 
 
@@ -53,8 +56,12 @@ def known_copy(archive_sha256: str | None = None, content_sha256: str | None = N
     return None
 
 
-def describe_copy(kind: str, archive_sha256: str | None, content_sha256: str | None) -> str:
+def describe_copy(kind: str, archive_sha256: str | None, content_sha256: str | None,
+                  path: str = "") -> str:
     """A student's words for a copy: the known name, else canonical or another copy."""
+    if kind == "arrays" and path.endswith(STAND_IN_FILE):
+        return ("the grader's stand-in (training images in place of the test set, which the "
+                "grader keeps and measures your model on itself)")
     copy = known_copy(archive_sha256, content_sha256)
     if copy:
         return copy.name

@@ -139,6 +139,8 @@ def load_cifar10_with_info(
         raise DatasetNotFoundError(
             f"CIFAR-10 source {str(resolved)!r} does not exist. Fix: check the path "
             f"(or the CIFAR_COURSE_DATA environment variable that named it).")
+    # An .npz source is arrays already: caching it would only copy it.
+    use_cache = use_cache and resolved.suffix != ".npz"
     cache_file = cache_dir() / f"cifar10-{_cache_key(resolved)}.npz"
     if use_cache and (cached := _load_cached(cache_file)) is not None:
         arrays, info = cached

@@ -356,7 +356,7 @@ def _end_with_the_grader(parent: int) -> None:
 def autograde_student(course, student: str, profile: str = "grade",
                       memory_gb: float = DEFAULT_MEMORY_LIMIT_GB, timeout: float = 4 * 3600,
                       threads: int | None = None, install_digest: str | None = None,
-                      sandbox: str = "bwrap"):
+                      sandbox: str = "bwrap", stand_in: Path | None = None):
     """Grade one student's lessons in a separate process; returns its exit status and log."""
     command = [sys.executable, "-m", "cifar_course.grading.autograde", str(Path(course).resolve()),
                student]
@@ -369,6 +369,10 @@ def autograde_student(course, student: str, profile: str = "grade",
                                        **{GRADING_ENV: "1"}, **limits)
     environment[MEMORY_ENV] = str(memory_gb)
     environment[SANDBOX_ENV] = sandbox
+    if stand_in:
+        from .stand_in import STAND_IN_ENV
+
+        environment[STAND_IN_ENV] = str(stand_in)
     worker = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, start_new_session=True,
                               cwd=str(Path(course).resolve()))
@@ -412,11 +416,17 @@ def _autograde_all(course: Path, students, *, jobs, profile, memory_gb, sandbox,
     from ..profiles import get_profile
 
     if not get_profile(profile).synthetic:
-        # Decoded once here: a sandboxed kernel reads the cache but cannot write it.
+        # Decoded once here, for the checker (outside the sandbox) and the stand-in.
         from ..data import load_cifar10_with_info
 
         _, source = load_cifar10_with_info()
         refuse_another_copy(source, profile)
+        # What the kernels get instead of the test set (the checker measures on the real one).
+        from .stand_in import write_stand_in
+
+        stand_in = write_stand_in(course / "stand-in", get_profile(profile))
+    else:
+        stand_in = None
     students = students or sorted(p.name for p in (course / "submitted").iterdir() if p.is_dir())
     seconds = {}
     problems = Problems.load(course)
@@ -427,7 +437,7 @@ def _autograde_all(course: Path, students, *, jobs, profile, memory_gb, sandbox,
     digest = install_digest()  # the course as installed before any student's code ran
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(autograde_student, course, s, profile, memory_gb, threads=threads,
-                               install_digest=digest, sandbox=sandbox)
+                               install_digest=digest, sandbox=sandbox, stand_in=stand_in)
                    for s in students]
         for future in as_completed(futures):  # each marker as soon as its student is done
             student, status, output, elapsed = future.result()

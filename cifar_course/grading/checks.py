@@ -7,6 +7,8 @@ model's own predictions on the profile's test set.
 
 from __future__ import annotations
 
+import itertools
+
 
 import keras
 import numpy as np
@@ -523,6 +525,11 @@ CALLBACK_FIELDS = ("monitor", "patience", "factor", "restore_best_weights", "sav
 BEHAVIOUR_CURVES = {"val_loss": [1.0, 0.8, 0.7, 0.72, 0.71, 0.73, 0.74, 0.75, 0.76, 0.77, 0.78,
                                  0.79, 0.8, 0.81],
                     "loss": [1.0 - 0.05 * epoch for epoch in range(14)]}
+# Each drive shifts both curves below every real loss and every earlier drive's: a callback
+# already used (in fit, or driven before) keeps its best value in some keras versions (3.13's
+# ReduceLROnPlateau does not reset it at on_train_begin), and the first epoch must improve
+# on it as on a fresh callback's. The steps, and so min_delta, stay as they are.
+_drives = itertools.count(1)
 
 
 def _callback_kind(callback) -> str:
@@ -541,12 +548,12 @@ def callback_behaviour(callback) -> dict:
     model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
     callback.set_model(model)
     callback.on_train_begin({})
-    rates, stopped = [], None
+    rates, stopped, offset = [], None, -1000.0 * next(_drives)
     for epoch, (val_loss, loss) in enumerate(zip(BEHAVIOUR_CURVES["val_loss"],
                                                  BEHAVIOUR_CURVES["loss"])):
         model.layers[-1].kernel.assign(np.full((1, 1), float(epoch), dtype="float32"))
         callback.on_epoch_begin(epoch, {})
-        callback.on_epoch_end(epoch, {"loss": loss, "val_loss": val_loss})
+        callback.on_epoch_end(epoch, {"loss": offset + loss, "val_loss": offset + val_loss})
         rates.append(round(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)), 9))
         if model.stop_training:
             stopped = epoch
@@ -831,7 +838,7 @@ def same_copy_as_references(source, profile: str, references: dict) -> tuple[boo
     theirs = describe_copy(measured.get("kind", ""), measured.get("sha256"), expected_content)
     if source is None:
         return False, "synthetic images", theirs
-    mine = describe_copy(source.kind, source.sha256, source.content_sha256)
+    mine = describe_copy(source.kind, source.sha256, source.content_sha256, source.path)
     same = (source.sha256 is not None and source.sha256 == measured.get("sha256")) or (
         source.content_sha256 is not None and source.content_sha256 == expected_content)
     return same, mine, theirs

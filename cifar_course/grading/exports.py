@@ -96,3 +96,29 @@ def export_gradescope(course, folder) -> list[Path]:
         target.write_text(json.dumps(gradescope_results(course, student), indent=1))
         written.append(target)
     return written
+
+
+def feedback_bundles(course, rows: list[dict], folder) -> list[Path]:
+    """One ``<student>.zip`` per student, ready to upload to an LMS or hand back: their
+    feedback HTML for each lesson (verdicts, not hidden tests) and ``scores.csv``, their rows
+    of the grades alone (score, maximum, problems)."""
+    import io
+    import zipfile
+
+    course, folder = Path(course), Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for student in sorted({r["student"] for r in rows}):
+        mine = [r for r in rows if r["student"] == student]
+        table = io.StringIO()
+        writer = csv.DictWriter(table, ["lesson", "score", "max_score", "problems"],
+                                extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(mine)
+        path = folder / f"{student}.zip"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as bundle:
+            bundle.writestr(f"{student}/scores.csv", table.getvalue())
+            for html in sorted((course / "feedback" / student).glob("*/*.html")):
+                bundle.write(html, f"{student}/{html.parent.name}/{html.name}")
+        written.append(path)
+    return written

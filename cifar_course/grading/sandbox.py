@@ -5,8 +5,9 @@ A graded notebook is untrusted code. Under the grader its kernel starts inside
 capabilities, as ``nobody``. It sees:
 
 - read-only: the system folders (``/usr``, ``/etc``, ...), this Python and its
-  packages, the installed ``cifar_course``, the CIFAR-10 source and the
-  decoded-data cache;
+  packages, the installed ``cifar_course``, and the grader's stand-in for
+  CIFAR-10 (``stand_in.py``: the training split, and unused training images in
+  place of the test set): never the real source or the decoded-data cache;
 - writable: the lesson's own autograde folder (its working directory), the
   folder its hidden tests save their answers in, and a private ``/tmp``;
 - nothing else: not the course folder (gradebook, submissions, hidden tests,
@@ -80,23 +81,18 @@ def check_available(kind: str) -> None:
 
 
 def readable_paths() -> list[str]:
-    """What a kernel must read: Python, its packages, the course package, the data and cache."""
+    """What a kernel must read: Python, its packages, the course package, and of the data
+    only the grader's stand-in (``stand_in.py``): never the real source, keras' download or
+    the decoded cache, which hold the test set."""
     from .. import __file__ as package_init
-    from ..data.loading import cache_dir, resolve_source
+    from .stand_in import STAND_IN_ENV
 
     here = Path.cwd().resolve()
     paths = {sys.base_prefix, sys.prefix, sys.exec_prefix, str(Path(package_init).parent)}
     # sys.path holds the site-packages and any folder a .pth added; never the grader's cwd.
     paths.update(p for p in sys.path if p and Path(p).resolve() != here)
-    source = resolve_source()
-    if source != "keras":
-        paths.add(str(source))
-        sums = Path(source).parent / "SHA256SUMS"
-        if sums.is_file():
-            paths.add(str(sums))
-    else:
-        paths.add(str(Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))))
-    paths.add(str(cache_dir()))
+    if os.environ.get(STAND_IN_ENV):
+        paths.add(os.environ[STAND_IN_ENV])
     return sorted(str(Path(p).resolve()) for p in paths if Path(p).exists())
 
 
@@ -120,12 +116,16 @@ def bwrap_prefix(writable, readable) -> list[str]:
         command += ["--bind", path, path]
     # ipykernel polls for its parent by pid, which is not in its pid namespace;
     # --die-with-parent ends the kernel with the grader instead.
-    from ..data.loading import CACHE_ENV, DATA_ENV, cache_dir, resolve_source
+    from ..data.loading import CACHE_ENV, DATA_ENV
+    from .stand_in import STAND_IN_ENV
 
-    # Absolute: a relative data path is resolved from folders the kernel cannot see.
-    command += ["--setenv", CACHE_ENV, str(cache_dir().resolve())]
-    if (source := resolve_source()) != "keras":
-        command += ["--setenv", DATA_ENV, str(Path(source).resolve())]
+    # The kernel's data is the stand-in alone (absolute: it cannot see the grader's folders);
+    # its decoded-data cache is private to its /tmp.
+    command += ["--setenv", CACHE_ENV, "/tmp/cifar-course-cache"]
+    if os.environ.get(STAND_IN_ENV):
+        command += ["--setenv", DATA_ENV, str(Path(os.environ[STAND_IN_ENV]).resolve())]
+    else:
+        command += ["--unsetenv", DATA_ENV]
     command += ["--remount-ro", "/"]  # the folders bwrap made for the binds, too
     command += ["--unsetenv", "JPY_PARENT_PID", "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
                 "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib", "--setenv", "KERAS_HOME", "/tmp/.keras"]
