@@ -98,6 +98,10 @@ def test_callbacks_check(tmp_path):
     x, y = np.random.default_rng(0).normal(size=(32, 2)), np.eye(10)[np.arange(32) % 10]
     model.fit(x, y, validation_data=(x, y), epochs=3, verbose=0, callbacks=good)
     checks.check_callbacks(good)
+    # ...and so do they when described by another copy of the checks (the hidden test's).
+    from cifar_course.grading.isolated import _fresh_module
+
+    checks.check_callbacks(_fresh_module(checks).describe_callbacks(good))
     late = [keras.callbacks.ReduceLROnPlateau(patience=6)] + good[1:]
     with pytest.raises(AssertionError, match="below EarlyStopping"):
         checks.check_callbacks(late)

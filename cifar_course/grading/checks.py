@@ -7,8 +7,6 @@ model's own predictions on the profile's test set.
 
 from __future__ import annotations
 
-import itertools
-
 
 import keras
 import numpy as np
@@ -525,11 +523,7 @@ CALLBACK_FIELDS = ("monitor", "patience", "factor", "restore_best_weights", "sav
 BEHAVIOUR_CURVES = {"val_loss": [1.0, 0.8, 0.7, 0.72, 0.71, 0.73, 0.74, 0.75, 0.76, 0.77, 0.78,
                                  0.79, 0.8, 0.81],
                     "loss": [1.0 - 0.05 * epoch for epoch in range(14)]}
-# Each drive shifts both curves below every real loss and every earlier drive's: a callback
-# already used (in fit, or driven before) keeps its best value in some keras versions (3.13's
-# ReduceLROnPlateau does not reset it at on_train_begin), and the first epoch must improve
-# on it as on a fresh callback's. The steps, and so min_delta, stay as they are.
-_drives = itertools.count(1)
+
 
 
 def _callback_kind(callback) -> str:
@@ -547,13 +541,18 @@ def callback_behaviour(callback) -> dict:
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False)])
     model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
     callback.set_model(model)
+    # A callback already used (in fit, or driven before) keeps its best value in keras 3.13
+    # (its MonitorCallback sets `best` at construction only): start from the construction
+    # value, as a fresh callback would; keras versions that reset it at on_train_begin do.
+    if hasattr(callback, "best"):
+        callback.best = getattr(callback, "baseline", None)
     callback.on_train_begin({})
-    rates, stopped, offset = [], None, -1000.0 * next(_drives)
+    rates, stopped = [], None
     for epoch, (val_loss, loss) in enumerate(zip(BEHAVIOUR_CURVES["val_loss"],
                                                  BEHAVIOUR_CURVES["loss"])):
         model.layers[-1].kernel.assign(np.full((1, 1), float(epoch), dtype="float32"))
         callback.on_epoch_begin(epoch, {})
-        callback.on_epoch_end(epoch, {"loss": offset + loss, "val_loss": offset + val_loss})
+        callback.on_epoch_end(epoch, {"loss": loss, "val_loss": val_loss})
         rates.append(round(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)), 9))
         if model.stop_training:
             stopped = epoch
