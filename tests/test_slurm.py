@@ -28,7 +28,7 @@ pytest.importorskip("nbgrader", reason="autograding needs nbgrader: pip install 
 
 LESSON = "00_setup_and_data"
 SBIN = ("/usr/sbin", "/sbin")
-NEEDED = ("slurmctld", "slurmd", "sbatch", "sinfo", "munged", "munge", "unmunge")
+NEEDED = ("slurmctld", "slurmd", "sbatch", "sinfo", "munged", "munge", "unmunge", "runuser")
 
 
 def _which(name: str) -> str | None:
@@ -72,7 +72,7 @@ def cluster(tmp_path_factory):
             Path("/run/munge").mkdir(parents=True, exist_ok=True)
             shutil.chown("/run/munge", "munge")
             os.chmod("/run/munge", 0o755)
-            started.append(subprocess.Popen(["runuser", "-u", "munge", "--", _which("munged"),
+            started.append(subprocess.Popen([_which("runuser"), "-u", "munge", "--", _which("munged"),
                                              "--foreground"], stderr=subprocess.DEVNULL))
             for _ in range(50):
                 if _munge_works():
