@@ -277,6 +277,20 @@ def cmd_grade(args) -> int:
         for lesson, path in release(args.solutions, course).items():
             print(f"released {lesson}: {path}")
         return 0
+    if args.action == "due":
+        return _cmd_due(args, course)
+    if args.action == "gradescope":
+        from .grading.gradescope import build_autograder
+
+        if not args.lessons or not args.out:
+            raise SystemExit("error: gradescope needs --lessons (one or more) and --out FILE.zip")
+        path = build_autograder(course, args.solutions, args.lessons, args.out,
+                                profile=args.profile, sandbox=args.sandbox, data=args.data,
+                                wheel=args.wheel, penalty_per_day=args.penalty_per_day or 0.0,
+                                memory_gb=args.memory_gb)
+        print(f"wrote {path}: upload it as the assignment's autograder in Gradescope (Ubuntu "
+              f"24.04 base image); see the README's Gradescope section for its resources")
+        return 0
     if args.action == "autograde":
         if not args.submissions:
             raise SystemExit("error: autograde needs the folder of submissions (one folder or "
@@ -292,7 +306,13 @@ def cmd_grade(args) -> int:
             students = shard_students(autograde.submission_entries(args.submissions), index, count)
             course = shard_course(course, index, count)
             print(f"shard {index} of {count}: {len(students)} students, graded in {course}")
-        collected = autograde.collect(args.submissions, course, students, regrade=args.regrade)
+        times = {}
+        if args.submitted_at:
+            from .grading.late import read_submission_times
+
+            times = read_submission_times(args.submitted_at)
+        collected = autograde.collect(args.submissions, course, students, regrade=args.regrade,
+                                      submitted_at=times)
         print(f"collected {sum(map(len, collected.values()))} notebooks from {len(collected)} students")
         seconds = autograde.autograde_all(course, sorted(collected), jobs=args.jobs,
                                           profile=args.profile, memory_gb=args.memory_gb,
@@ -309,7 +329,7 @@ def cmd_grade(args) -> int:
 
         for path in write_job_files(course, args.submissions, args.shards,
                                     args.out or course / "shards", jobs=args.jobs,
-                                    profile=args.profile):
+                                    profile=args.profile, submitted_at=args.submitted_at):
             print(f"wrote {path}")
         return 0
     if args.action == "merge":
@@ -341,6 +361,24 @@ def cmd_grade(args) -> int:
     for student, (score, maximum) in totals.items():
         print(f"{student}: {score:g} / {maximum:g}")
     print(f"wrote {output}")
+    return 0
+
+
+def _cmd_due(args, course: Path) -> int:
+    from .grading.late import LatePolicy, load_policies, parse_time, set_policy
+
+    if args.lesson:
+        if not args.due:
+            raise SystemExit("error: due --lesson L needs --due TIME (ISO 8601 with the time zone)")
+        policy = LatePolicy(parse_time(args.due),
+                            parse_time(args.late_until) if args.late_until else None,
+                            args.penalty_per_day or 0.0)
+        set_policy(course, args.lesson, policy)
+    for lesson, policy in sorted(load_policies(course).items()):
+        window = (f", accepted late until {policy.late_until.isoformat()}" if policy.late_until
+                  else ", accepted late at any time")
+        print(f"{lesson}: due {policy.due.isoformat()}{window}, {policy.penalty_per_day:.0%} "
+              f"of the score taken per day (or part) late")
     return 0
 
 
@@ -447,9 +485,12 @@ def build_parser() -> argparse.ArgumentParser:
                      "release sets up the nbgrader course; autograde grades a folder of "
                      "submissions (one folder\nor .zip per student), all or one --shard; "
                      "jobs writes Slurm and Kubernetes job files\nthat grade the shards; merge "
-                     "gathers the shards' grades; export writes the grades CSV.\nSee the "
+                     "gathers the shards' grades; export writes the grades CSV;\ndue sets a "
+                     "lesson's due date and late policy; gradescope writes a Gradescope\n"
+                     "autograder zip.\nSee the "
                      "README's grading section.", cmd_grade)
-    grade.add_argument("action", choices=["release", "autograde", "export", "jobs", "merge"],
+    grade.add_argument("action", choices=["release", "autograde", "export", "jobs", "merge",
+                                          "due", "gradescope"],
                        help="what to do (see above)")
     grade.add_argument("submissions", nargs="?", help="autograde: a folder with one folder or "
                                                        ".zip per student")
@@ -464,14 +505,33 @@ def build_parser() -> argparse.ArgumentParser:
                                         "COURSE/shards/I-of-N; merge them afterwards")
     grade.add_argument("--shards", type=int, help="jobs: how many shards the job files run")
     grade.add_argument("--out", help="jobs: where to write the Slurm and Kubernetes files "
-                                     "(default COURSE/shards)")
+                                     "(default COURSE/shards); gradescope: the zip to write")
     grade.add_argument("--regrade", action="store_true", help="autograde: grade again students "
                        "already graded from the same files (by default a rerun skips them)")
-    grade.add_argument("--sandbox", choices=["bwrap", "none"], default="bwrap",
+    grade.add_argument("--sandbox", choices=["bwrap", "user", "none"], default="bwrap",
                        help="where each student's kernel runs: bwrap (bubblewrap: sees only "
                             "Python, the course package and the data, writes only its own "
-                            "folder) or none (as the grader's user: only for trusted work)")
+                            "folder), user (as nobody, in a container of the grader's own "
+                            "where user namespaces are forbidden, e.g. Gradescope; needs "
+                            "root) or none (as the grader's user: only for trusted work)")
     grade.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
+    grade.add_argument("--submitted-at", metavar="CSV",
+                       help="autograde: each submission's time, from the LMS export (columns "
+                            "student, submitted_at and optionally lesson); compared with the due "
+                            "dates")
+    grade.add_argument("--lesson", help="due: the lesson whose due date to set")
+    grade.add_argument("--due", help="due: when the lesson is due (ISO 8601 with the time zone, "
+                                     "e.g. 2026-12-10T23:59+01:00)")
+    grade.add_argument("--late-until", help="due: the last time a late submission is accepted "
+                                            "(later ones score zero; default: always accepted)")
+    grade.add_argument("--penalty-per-day", type=float,
+                       help="due: the share of the score a day (or part) late costs (0.1 = 10%%);"
+                            " gradescope: the same, applied from Gradescope's due dates")
+    grade.add_argument("--lessons", nargs="+", help="gradescope: the lessons the autograder grades")
+    grade.add_argument("--data", help="gradescope: the CIFAR-10 file the references were measured "
+                                      "on, carried in the zip")
+    grade.add_argument("--wheel", help="gradescope: a cifar-course wheel to install from the zip "
+                                       "(default: this version from the package index)")
     grade.add_argument("--csv", help="where to write the grades (default: COURSE/grades.csv)")
     grade.add_argument("--canvas", help="also write a Canvas gradebook import CSV here")
     grade.add_argument("--gradescope", help="also write <student>/results.json (Gradescope's "

@@ -489,9 +489,14 @@ def _tta(predict, images, mistake):
     if mistake == "equal weights":
         views = [(1 / 6, v) for _, v in views]
     mirror = (lambda x: x[:, ::-1]) if mistake == "flipped upside down" else (lambda x: x[:, :, ::-1])
+    if mistake == "mirrored before shifting":  # the mirror image, then shifted: other views
+        flipped = np.pad(images[:, :, ::-1], [(0, 0), (1, 1), (1, 1), (0, 0)], mode="reflect")
+        mirrored = [images[:, :, ::-1], flipped[:, :32, :32], flipped[:, 2:, 2:]]
+    else:
+        mirrored = [mirror(view) for _, view in views]
     total = 0.0
-    for weight, view in views:
-        for v in (view, mirror(view)):
+    for (weight, view), flipped_view in zip(views, mirrored):
+        for v in (view, flipped_view):
             p = predict(np.ascontiguousarray(v))
             total = total + weight * (p if mistake == "averages probabilities" else np.log(p))
     if mistake == "averages probabilities":
@@ -708,6 +713,8 @@ CATALOGUE = [
      lambda: {"tta_probabilities": lambda f, x: _tta(f, x, "zero padding")}),
     ("09_speedrun", "TTA views weighted equally", "check_tta_probabilities",
      lambda: {"tta_probabilities": lambda f, x: _tta(f, x, "equal weights")}),
+    ("09_speedrun", "TTA mirrors before shifting", "check_tta_probabilities",
+     lambda: {"tta_probabilities": lambda f, x: _tta(f, x, "mirrored before shifting")}),
 ]
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from .checks import GRADING_ENV
 from .isolated import scrubbed_environment
 from .lessons import nbgrader_api, nbgrader_metadata
-from .sandbox import SANDBOX_ENV, check_available, descendants
+from .sandbox import SANDBOX_ENV, check_available, descendants, sandbox_kind
 from ..threads import threads_per_worker
 
 PROBLEMS_FILE = "problems.json"  # per course: what collect and autograde found wrong
@@ -208,7 +208,8 @@ def _graded_marker(course: Path, student: str) -> Path:
 
 
 def collect(submissions: str | Path, course: str | Path, students=None, *,
-            regrade: bool = False, log=print) -> dict[str, list[str]]:
+            regrade: bool = False, submitted_at: dict | None = None,
+            log=print) -> dict[str, list[str]]:
     """Copy every student's notebooks into the course's ``submitted/`` folder.
 
     ``submissions`` holds one entry per student: a folder (any layout below it,
@@ -217,13 +218,18 @@ def collect(submissions: str | Path, course: str | Path, students=None, *,
     ``students`` if given, and (unless ``regrade``) not those already graded
     from the very same files, so that a rerun picks up where the last stopped.
     Invalid notebooks are recorded as problems and not copied; nothing under
-    ``submissions`` is changed.
+    ``submissions`` is changed. ``submitted_at`` (``late.read_submission_times``)
+    gives each submission's time, which nbgrader compares with the due date.
     """
     with course_lock(course):
-        return _collect(submissions, Path(course), students, regrade=regrade, log=log)
+        return _collect(submissions, Path(course), students, regrade=regrade,
+                        submitted_at=submitted_at or {}, log=log)
 
 
-def _collect(submissions, course: Path, students, *, regrade: bool, log) -> dict[str, list[str]]:
+def _collect(submissions, course: Path, students, *, regrade: bool, submitted_at: dict,
+             log) -> dict[str, list[str]]:
+    from .late import submission_time, write_timestamp
+
     import nbformat
 
     lessons = released_lessons(course)
@@ -273,6 +279,9 @@ def _collect(submissions, course: Path, students, *, regrade: bool, log) -> dict
             for message in _unknown_grade_ids(notebook, released[lesson]):
                 problems.add(student, lesson, message)
             nbformat.write(notebook, target)  # the grader's copy; the student's file is only read
+            when = submission_time(submitted_at, student, lesson)
+            if when is not None:
+                write_timestamp(target.parent, when)
             collected[student].append(lesson)
     problems.save()
     if unchanged:
@@ -415,18 +424,30 @@ def autograde_all(course, students=None, *, jobs: int = 1, profile: str = "grade
 def _autograde_all(course: Path, students, *, jobs, profile, memory_gb, sandbox, log):
     from ..profiles import get_profile
 
+    if sandbox == "user":
+        from .sandbox import lock_down
+
+        lock_down(course)
     if not get_profile(profile).synthetic:
         # Decoded once here, for the checker (outside the sandbox) and the stand-in.
         from ..data import load_cifar10_with_info
 
         _, source = load_cifar10_with_info()
         refuse_another_copy(source, profile)
+        if sandbox == "user":
+            from ..data.loading import cache_dir
+            from .sandbox import refuse_readable
+
+            refuse_readable([source.path, cache_dir()])
         # What the kernels get instead of the test set (the checker measures on the real one).
         from .stand_in import write_stand_in
 
         stand_in = write_stand_in(course / "stand-in", get_profile(profile))
     else:
         stand_in = None
+    from .late import apply_due_dates
+
+    apply_due_dates(course)
     students = students or sorted(p.name for p in (course / "submitted").iterdir() if p.is_dir())
     seconds = {}
     problems = Problems.load(course)
@@ -518,6 +539,8 @@ def _grade_one(course: Path, student: str) -> int:
             # the grader seals each test cell's answers beside it, where the kernel cannot.
             kernel_answers = Path(answers) / "kernel"
             kernel_answers.mkdir()
+            if sandbox_kind() == "user":  # the kernel (nobody) must reach its folder
+                os.chmod(answers, 0o711)
             os.environ[ANSWERS_ENV] = str(kernel_answers)
             outcome = api.autograde(folder.name, student, force=True, create=True)
         if not outcome["success"]:
@@ -608,9 +631,16 @@ def _clear_earlier_zero(gradebook, grade_id: str, lesson: str, student: str) -> 
         grade.manual_score = None
 
 
+EXPORT_FIELDS = ["student", "lesson", "score", "max_score", "problems", "raw_score",
+                 "late_penalty", "hours_late", "submitted_at", "late"]
+
+
 def export_csv(course, path) -> list[dict]:
-    """One row per student and lesson: score, max score, and what went wrong."""
+    """One row per student and lesson: score (after any late penalty), max score, what went
+    wrong, and the lateness (``late.py``)."""
     from nbgrader.api import Gradebook, MissingEntry
+
+    from .late import lateness
 
     course = Path(course)
     problems = Problems.load(course)
@@ -628,10 +658,13 @@ def export_csv(course, path) -> list[dict]:
                 notes = problems.get(student, lesson)
                 if not (course / "submitted" / student / lesson).exists() and not notes:
                     notes = ["not submitted"]
-                rows.append({"student": student, "lesson": lesson, "score": round(score, 2),
-                             "max_score": maximum, "problems": " | ".join(notes)})
+                late = lateness(gradebook, course, student, lesson, score)
+                rows.append({"student": student, "lesson": lesson,
+                             "score": round(max(0.0, score - late["late_penalty"]), 2),
+                             "max_score": maximum, "problems": " | ".join(notes),
+                             "raw_score": round(score, 2), **late})
     with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, ["student", "lesson", "score", "max_score", "problems"])
+        writer = csv.DictWriter(handle, EXPORT_FIELDS)
         writer.writeheader()
         writer.writerows(rows)
     return rows

@@ -45,12 +45,16 @@ def canvas_csv(rows: list[dict], path) -> Path:
 
 
 def gradescope_results(course, student: str) -> dict:
-    """Gradescope's results.json for one student: a test per graded cell, the total, and
-    the capstone's test accuracy on the leaderboard when it was graded."""
+    """Gradescope's results.json for one student: a test per graded cell (with the
+    feedback its cell printed: the grader's verdict, or the error), the total after any
+    late penalty (``late.py``), and the capstone's test accuracy on the leaderboard when
+    it was graded."""
     from nbgrader.api import MissingEntry
 
+    from .late import lateness
+
     course = Path(course)
-    tests, leaderboard = [], []
+    tests, leaderboard, notes, penalty = [], [], [], 0.0
     with _gradebook(course) as gradebook:
         for assignment in sorted(gradebook.assignments, key=lambda a: a.name):
             try:
@@ -60,21 +64,55 @@ def gradescope_results(course, student: str) -> dict:
                 tests.append({"name": f"{assignment.name}: not submitted", "score": 0.0,
                               "max_score": float(assignment.max_score), "visibility": "visible"})
                 continue
+            printed = _cell_outputs(course, student, assignment.name)
             for grade in sorted(notebook.grades, key=lambda g: g.name):
                 by_hand = grade.auto_score is None and grade.manual_score is None
+                output = ("graded by hand; not graded yet" if by_hand
+                          else printed.get(grade.name, ""))
                 tests.append({
                     "name": f"{assignment.name}: {grade.name}",
                     "score": float(grade.score or 0.0), "max_score": float(grade.max_score),
-                    "visibility": "visible",
-                    **({"output": "graded by hand; not graded yet"} if by_hand else {}),
+                    "visibility": "visible", **({"output": output} if output else {}),
                 })
+            late = lateness(gradebook, course, student, assignment.name, notebook.score)
+            penalty += late["late_penalty"]
+            if late["late"]:
+                notes.append(f"{assignment.name}: {late['late']}")
     accuracy = _capstone_accuracy(course, student)
     if accuracy is not None:
         leaderboard.append({"name": "capstone test accuracy", "value": accuracy, "order": "desc"})
-    results = {"score": sum(t["score"] for t in tests), "tests": tests, "visibility": "visible"}
+    results = {"score": round(max(0.0, sum(t["score"] for t in tests) - penalty), 2),
+               "tests": tests, "visibility": "visible"}
+    if notes:
+        results["output"] = "\n".join(notes)
     if leaderboard:
         results["leaderboard"] = leaderboard
     return results
+
+
+def _cell_outputs(course: Path, student: str, lesson: str) -> dict[str, str]:
+    """grade_id -> what that graded cell printed when it was autograded (the feedback the
+    feedback HTML shows: the grader's verdict or the error), hidden tests' source never."""
+    import nbformat
+
+    from .lessons import nbgrader_metadata
+
+    path = course / "autograded" / student / lesson / f"{lesson}.ipynb"
+    if not path.exists():
+        return {}
+    printed = {}
+    for cell in nbformat.read(path, as_version=4).cells:
+        grade_id = nbgrader_metadata(cell).get("grade_id")
+        if cell.cell_type != "code" or not nbgrader_metadata(cell).get("grade") or not grade_id:
+            continue
+        text = []
+        for output in cell.get("outputs", []):
+            if output.output_type == "stream":
+                text.append(output.text)
+            elif output.output_type == "error":
+                text.append(f"{output.ename}: {output.evalue}\n")
+        printed[grade_id] = "".join(text).strip()[-4000:]
+    return printed
 
 
 def _capstone_accuracy(course: Path, student: str) -> float | None:
@@ -111,7 +149,8 @@ def feedback_bundles(course, rows: list[dict], folder) -> list[Path]:
     for student in sorted({r["student"] for r in rows}):
         mine = [r for r in rows if r["student"] == student]
         table = io.StringIO()
-        writer = csv.DictWriter(table, ["lesson", "score", "max_score", "problems"],
+        writer = csv.DictWriter(table, ["lesson", "score", "max_score", "problems",
+                                        "submitted_at", "late"],
                                 extrasaction="ignore")
         writer.writeheader()
         writer.writerows(mine)

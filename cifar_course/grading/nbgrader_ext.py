@@ -63,7 +63,7 @@ class ExecuteToTheEnd(Execute):
     def preprocess(self, nb, resources=None, km=None):
         from .sandbox import SandboxedKernelManager, sandbox_kind
 
-        if sandbox_kind() == "bwrap":
+        if sandbox_kind() != "none":
             self.kernel_manager_class = SandboxedKernelManager
         self._died_in = None
         try:

@@ -1,4 +1,4 @@
-"""Each student's kernel in a bubblewrap sandbox.
+"""Each student's kernel in a sandbox: bubblewrap, or in a container of its own a user.
 
 A graded notebook is untrusted code. Under the grader its kernel starts inside
 ``bwrap`` (Debian's ``bubblewrap``), in namespaces of its own, with no
@@ -23,6 +23,17 @@ reaches no other kernel, no service on the machine and nothing outside. The
 grader talks to it over Jupyter's IPC transport, through Unix sockets in a
 folder made for that kernel alone (``SandboxedKernelManager``), which no
 other student's kernel can see.
+
+Containers (Gradescope's, most Kubernetes pods) commonly forbid the user
+namespaces bubblewrap needs. There the container already keeps students
+apart, and ``user`` keeps the kernel from the grader: the grader (root) starts
+it as ``nobody`` with no capabilities (``setpriv``), in a home of its own; the
+course folder is locked (``lock_down``: files only the grader reads, folders
+nobody can list), the kernel owns only its working folder, its answers folder
+and its sockets, and the real data and its cache must be unreadable to others
+(checked before the first student). Every process of ``nobody`` is ended when
+a kernel ends, so nothing it started outlives it: ``user`` is for a machine or
+container that runs the grader alone.
 """
 
 from __future__ import annotations
@@ -40,9 +51,10 @@ from jupyter_client.manager import AsyncKernelManager
 # The grader sets it for its workers from --sandbox ("bwrap" unless told "none");
 # unset, as in a plain `nbgrader autograde`, kernels start unsandboxed.
 SANDBOX_ENV = "CIFAR_COURSE_SANDBOX"
-SANDBOXES = ("bwrap", "none")
+SANDBOXES = ("bwrap", "user", "none")
 SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 NOBODY = "65534"
+NOBODY_ID = int(NOBODY)
 # Processes and threads one kernel may run at once: torch's and ipykernel's threads
 # take a few dozen; a fork bomb is stopped far below what would hurt the machine.
 KERNEL_TASKS = 128
@@ -63,6 +75,23 @@ def sandbox_kind() -> str:
 def check_available(kind: str) -> None:
     """Raise ``SandboxError`` with the fix unless ``kind`` works on this machine."""
     if kind == "none":
+        return
+    if kind == "user":
+        if os.geteuid() != 0 or shutil.which("setpriv") is None:
+            raise SandboxError(
+                "--sandbox user starts each kernel as nobody, which needs the grader to run as "
+                "root with setpriv (util-linux). Fix: run it as root (as Gradescope's "
+                "run_autograder is), or use --sandbox bwrap")
+        with tempfile.TemporaryDirectory() as home:
+            os.chmod(home, 0o777)
+            probe = subprocess.run([*user_prefix(home), sys.executable, "-c",
+                                    "import cifar_course, ipykernel"],
+                                   capture_output=True, text=True)
+        if probe.returncode != 0:
+            raise SandboxError(
+                f"under --sandbox user each kernel runs as nobody, who cannot run this Python "
+                f"({sys.executable}: {probe.stderr.strip()[-300:]}). Fix: install the course "
+                f"in a Python that others can read and run (not under /root)")
         return
     if shutil.which("bwrap") is None:
         raise SandboxError(
@@ -114,22 +143,102 @@ def bwrap_prefix(writable, readable) -> list[str]:
         command += ["--ro-bind", path, path]
     for path in writable:
         command += ["--bind", path, path]
+    command += ["--remount-ro", "/"]  # the folders bwrap made for the binds, too
+    settings, removed = kernel_environment("/tmp")
     # ipykernel polls for its parent by pid, which is not in its pid namespace;
     # --die-with-parent ends the kernel with the grader instead.
+    for name in [*removed, "JPY_PARENT_PID"]:
+        command += ["--unsetenv", name]
+    for name, value in settings.items():
+        command += ["--setenv", name, value]
+    return command
+
+
+def kernel_environment(home: str) -> tuple[dict, list]:
+    """(variables to set, variables to remove) for a sandboxed kernel whose home is ``home``.
+
+    Its data is the grader's stand-in alone (an absolute path), or none; its decoded-data
+    cache, keras' and matplotlib's folders are in its own home.
+    """
     from ..data.loading import CACHE_ENV, DATA_ENV
     from .stand_in import STAND_IN_ENV
 
-    # The kernel's data is the stand-in alone (absolute: it cannot see the grader's folders);
-    # its decoded-data cache is private to its /tmp.
-    command += ["--setenv", CACHE_ENV, "/tmp/cifar-course-cache"]
-    if os.environ.get(STAND_IN_ENV):
-        command += ["--setenv", DATA_ENV, str(Path(os.environ[STAND_IN_ENV]).resolve())]
-    else:
-        command += ["--unsetenv", DATA_ENV]
-    command += ["--remount-ro", "/"]  # the folders bwrap made for the binds, too
-    command += ["--unsetenv", "JPY_PARENT_PID", "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
-                "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib", "--setenv", "KERAS_HOME", "/tmp/.keras"]
-    return command
+    settings = {"HOME": home, "TMPDIR": home, "MPLCONFIGDIR": f"{home}/matplotlib",
+                "KERAS_HOME": f"{home}/.keras", CACHE_ENV: f"{home}/cifar-course-cache"}
+    stand_in = os.environ.get(STAND_IN_ENV)
+    if stand_in:
+        settings[DATA_ENV] = str(Path(stand_in).resolve())
+    return settings, ([] if stand_in else [DATA_ENV])
+
+
+def user_prefix(home: str) -> list[str]:
+    """The command before the kernel's under ``--sandbox user``: as nobody, no capabilities,
+    no new privileges, in the environment ``kernel_environment`` gives."""
+    settings, removed = kernel_environment(home)
+    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+            "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all",
+            "env", *(f"--unset={name}" for name in removed),
+            *(f"{name}={value}" for name, value in settings.items())]
+
+
+def give_to_kernel(path: str | Path) -> None:
+    """Make ``path`` (a folder the grader made for one kernel) the kernel user's."""
+    os.chown(path, NOBODY_ID, NOBODY_ID)
+
+
+def others_can_read(path: str | Path) -> bool:
+    """Whether a user other than the owner (and not in its group) can read ``path``."""
+    import stat
+
+    path = Path(path).resolve()
+    for folder in path.parents:
+        if not os.stat(folder).st_mode & stat.S_IXOTH:
+            return False
+    return bool(os.stat(path).st_mode & stat.S_IROTH)
+
+
+def refuse_readable(paths) -> None:
+    """Under ``--sandbox user``: stop unless no other user can read ``paths`` (the real data
+    and its decoded cache hold the test set), saying how to fix it."""
+    exposed = [str(p) for p in paths if p and Path(p).exists() and others_can_read(p)]
+    if exposed:
+        raise SandboxError(
+            f"under --sandbox user the kernel runs as nobody, and nobody can read "
+            f"{', '.join(exposed)} (the test set). Fix: chmod -R go-rwx {' '.join(exposed)}")
+
+
+def lock_down(course: Path) -> None:
+    """Under ``--sandbox user``: nothing of the course is readable by others, its folders
+    can be passed through but not listed, and what the grader writes from now on is so too
+    (umask 066: files 0600, folders 0711)."""
+    import stat
+
+    for folder in Path(course).resolve().parents:
+        if not os.stat(folder).st_mode & stat.S_IXOTH:
+            raise SandboxError(
+                f"under --sandbox user each kernel (nobody) works in a folder of the course, "
+                f"but {folder} cannot be passed through by others. Fix: chmod o+x {folder}, or "
+                f"keep the course in a folder others can pass through")
+    os.umask(0o066)
+    for root, folders, files in os.walk(course):
+        os.chmod(root, (os.stat(root).st_mode & 0o700) | stat.S_IXGRP | stat.S_IXOTH)
+        for name in files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, os.stat(path).st_mode & 0o700)
+
+
+def end_kernel_user_processes() -> None:
+    """Kill every process of the kernel user (``--sandbox user``: what a kernel started and
+    left running, daemons included, must not outlive it)."""
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            uid = next(line.split()[1] for line in status.read_text().splitlines()
+                       if line.startswith("Uid:"))
+            if int(uid) == NOBODY_ID:
+                os.kill(int(status.parent.name), signal.SIGKILL)
+        except (OSError, StopIteration, ValueError):
+            pass  # it ended meanwhile
 
 
 def descendants(pid: int) -> list[int]:
@@ -188,7 +297,8 @@ def in_group(group: Path | None, command: list[str]) -> list[str]:
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """nbclient's kernel manager, starting the kernel inside ``bwrap``, reached over IPC.
+    """nbclient's kernel manager, starting the kernel in the worker's sandbox (``bwrap``
+    or ``user``), reached over IPC.
 
     The kernel's five channels are Unix sockets in a folder of this kernel's own
     (bound into its sandbox), not loopback TCP ports that any process could join.
@@ -198,9 +308,13 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def __init__(self, **kw):
         super().__init__(**kw)
+        self.kind = sandbox_kind()
         self.sockets = tempfile.mkdtemp(prefix="cifar-course-kernel-")
         self.transport = "ipc"
         self.ip = str(Path(self.sockets) / "kernel")
+        # Beside the sockets: the kernel reads it, and under ``user`` it cannot reach
+        # the grader's runtime folder.
+        self.connection_file = str(Path(self.sockets) / "connection.json")
         self.tasks = task_limited_group()
 
     async def start_kernel(self, **kw):
@@ -214,12 +328,20 @@ class SandboxedKernelManager(AsyncKernelManager):
         cwd = str(Path(self.cwd or os.getcwd()).resolve())
         writable = [cwd, self.sockets] + (
             [os.environ[ANSWERS_ENV]] if os.environ.get(ANSWERS_ENV) else [])
+        if self.kind == "user":
+            home = Path(self.sockets) / "home"
+            home.mkdir(exist_ok=True)
+            for path in [*writable, home, self.connection_file]:
+                give_to_kernel(path)
+            return in_group(self.tasks, [*user_prefix(str(home)), *command])
         readable = [*readable_paths(), os.path.realpath(self.connection_file)]
         return in_group(self.tasks, [*bwrap_prefix(writable, readable), "--chdir", cwd, *command])
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
         if not restart:
+            if self.kind == "user":
+                end_kernel_user_processes()
             shutil.rmtree(self.sockets, ignore_errors=True)
             remove_group(self.tasks)
 

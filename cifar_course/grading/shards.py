@@ -17,7 +17,7 @@ from pathlib import Path
 
 SHARDS_FOLDER = "shards"
 # What a shard copies from the released course (the rest it makes itself).
-COURSE_FILES = ("nbgrader_config.py", "gradebook.db", "source", "release")
+COURSE_FILES = ("nbgrader_config.py", "gradebook.db", "source", "release", "late-policy.json")
 
 
 class ShardConflictError(RuntimeError):
@@ -155,7 +155,7 @@ def _merge_gradebook(target: Path, source: Path) -> list[tuple[str, str]]:
 
 def write_job_files(course, submissions, count: int, folder, *, jobs: int = 1,
                     profile: str = "grade", image: str = "cifar-course:latest",
-                    hours: int = 12) -> list[Path]:
+                    hours: int = 12, submitted_at=None) -> list[Path]:
     """A Slurm job array and a Kubernetes Indexed Job that grade ``count`` shards.
 
     Both run ``cifar-course grade autograde SUBMISSIONS --course COURSE --shard I/N``
@@ -169,6 +169,8 @@ def write_job_files(course, submissions, count: int, folder, *, jobs: int = 1,
     (course / SHARDS_FOLDER).mkdir(parents=True, exist_ok=True)
     command = (f"cifar-course grade autograde {submissions} --course {course} "
                f"--profile {profile} --jobs {jobs}")
+    if submitted_at:
+        command += f" --submitted-at {Path(submitted_at).resolve()}"
     slurm = folder / "grade.sbatch"
     slurm.write_text(f"""#!/bin/bash
 # One array task per shard: sbatch {slurm.name}; afterwards: cifar-course grade merge --course {course}
