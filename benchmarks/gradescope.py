@@ -59,15 +59,23 @@ def container_command(tree: Path) -> list[str]:
 
 
 def lay_out(tree: Path, autograder_zip: Path, files: dict, metadata: dict | None) -> None:
-    """``tree`` as Gradescope's /autograder after setup.sh: the zip in source/ (readable by
-    root alone), run_autograder beside it, the submission's files and metadata."""
+    """``tree`` as Gradescope's /autograder after setup.sh: the zip in source/ and the decoded
+    data in cache/ (readable by root alone), run_autograder beside it, the submission's files
+    and metadata."""
     for name in ("source", "submission", "results", "venv"):
         (tree / name).mkdir(parents=True)
     with zipfile.ZipFile(autograder_zip) as archive:
         archive.extractall(tree / "source")
     shutil.copy(tree / "source" / "run_autograder", tree / "run_autograder")
     os.chmod(tree / "run_autograder", 0o755)
-    subprocess.run(["chmod", "-R", "go-rwx", str(tree / "source")], check=True)
+    (tree / "cache").mkdir()
+    data = json.loads((tree / "source" / "cifar-course.json").read_text()).get("data")
+    if data:  # setup.sh decodes the data once, into /autograder/cache
+        subprocess.run([sys.executable, "-c", "from cifar_course.data import load_cifar10; "
+                        "load_cifar10()"], check=True, capture_output=True,
+                       env={**os.environ, "CIFAR_COURSE_DATA": str(tree / "source" / data),
+                            "CIFAR_COURSE_CACHE": str(tree / "cache")})
+    subprocess.run(["chmod", "-R", "go-rwx", str(tree / "source"), str(tree / "cache")], check=True)
     os.chmod(tree, 0o711)
     for name, content in files.items():
         path = tree / "submission" / name
@@ -166,6 +174,10 @@ def main() -> None:
         print(f"  peak memory of the container {peak / 2**20:.0f} MB "
               f"(Gradescope's default: {GRADESCOPE_DEFAULTS['memory_mb']} MB)")
     print(f"  {results['output'].splitlines()[-1]}")
+    for test in results["tests"]:
+        if test["score"] < test["max_score"]:
+            print(f"  lost {test['max_score'] - test['score']:g}: {test['name']}: "
+                  f"{test.get('output', '')[-600:]}")
 
 
 if __name__ == "__main__":

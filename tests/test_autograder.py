@@ -537,11 +537,31 @@ def test_parallel_workers_split_the_cores(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.delenv("CIFAR_COURSE_THREADS", raising=False)
     monkeypatch.setattr("os.cpu_count", lambda: 8)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(8)))
+    monkeypatch.setattr("cifar_course.threads.cpu_quota", lambda: None)
     assert threads_per_worker(1) is None  # one worker: torch's default
     assert threads_per_worker(2) == 4
     assert threads_per_worker(16) == 1
+    # A container given half a CPU of an 8-core host (Gradescope's default): one thread.
+    monkeypatch.setattr("cifar_course.threads.cpu_quota", lambda: 0.5)
+    assert threads_per_worker(1) == 1 and threads_per_worker(2) == 1
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the instructor's own setting wins
     assert threads_per_worker(2) is None
+
+
+def test_a_containers_cpu_quota_is_read_from_its_cgroup(tmp_path):
+    from cifar_course.threads import cpu_quota
+
+    assert cpu_quota(tmp_path) is None
+    (tmp_path / "cpu.max").write_text("50000 100000\n")
+    assert cpu_quota(tmp_path) == 0.5
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert cpu_quota(tmp_path) is None
+    (tmp_path / "cpu.max").unlink()
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("200000\n")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert cpu_quota(tmp_path) == 2.0
 
 
 def test_a_student_past_the_time_limit_is_recorded_and_the_class_goes_on(graded):

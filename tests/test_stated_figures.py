@@ -59,3 +59,54 @@ def test_the_profiles_describe_no_run_time_of_their_own():
     for profile in PROFILES.values():
         assert not re.search(r"\d+ ?(s|min|minutes|seconds)\b|a few minutes|seconds on a GPU",
                              profile.description), (profile.name, profile.description)
+
+
+def test_every_figure_the_solutions_state_renders_from_the_references():
+    import nbformat
+
+    from cifar_course.references import load_references
+    from cifar_course.references.figures import PLACEHOLDER, render_notebook
+
+    references = load_references()
+    placeholders = 0
+    for path in sorted((REPO / "solutions").glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        placeholders += sum(len(PLACEHOLDER.findall(c.source)) for c in notebook.cells
+                            if c.cell_type == "markdown")
+        rendered = render_notebook(notebook, references, path.name)
+        for cell in rendered.cells:
+            if cell.cell_type == "markdown":
+                assert "{{" not in cell.source, (path.name, cell.source[:200])
+    assert placeholders >= 20, "the lessons state their measured figures through placeholders"
+
+
+def test_a_figure_is_the_references_own():
+    from cifar_course.references import load_references
+    from cifar_course.references.figures import render
+
+    references = load_references()
+    stages = references["profiles"]["quick"]["stages"]
+    accuracy = stages["augmentation"]["test_accuracy"]
+    assert render("{{ quick augmentation test_accuracy }}", references) == (
+        f"{100 * accuracy['mean']:.2f}% ± {100 * accuracy['std']:.2f} ({len(accuracy['values'])} seeds)")
+    assert render("{{ quick callbacks epochs_run values }}", references) == ", ".join(
+        str(v) for v in stages["callbacks"]["epochs_run"]["values"])
+    total = sum(stages[s]["train_seconds"]["mean"] for s in ("baseline", "augmentation"))
+    assert render("{{ quick baseline+augmentation train_seconds total }}", references) == (
+        f"{total / 60:.0f} minutes")
+    size = references["profiles"]["quick"]["signature"]["profile"]["train_size"]
+    assert render("{{ quick profile train_size }}", references) == f"{size:,}"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{{ quick nothing test_accuracy }}", "no test_accuracy for quick/nothing"),
+    ("{{ quick baseline test_accuracy median }}", "not a statistic"),
+    ("{{ quick baseline+augmentation test_accuracy }}", "several stages need the statistic 'total'"),
+])
+def test_a_figure_the_references_lack_stops_the_build_saying_where(text, message):
+    from cifar_course.references import load_references
+    from cifar_course.references.figures import render
+
+    with pytest.raises(KeyError, match=message) as raised:
+        render(f"see {text}", load_references(), "solutions/x.ipynb, cell 3")
+    assert "solutions/x.ipynb, cell 3" in str(raised.value)

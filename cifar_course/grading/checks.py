@@ -951,5 +951,6 @@ def check_tta_probabilities(tta_probabilities):
     assert np.allclose(got, want, atol=1e-6), (
         f"first image: yours {np.round(got[0], 4).tolist()}, want {np.round(want[0], 4).tolist()}. "
         f"Hint: six views (the image, shifted one pixel up-left and down-right with reflect "
-        f"padding, each also mirrored left-right), weights 1/4 for the image and its mirror and "
-        f"1/8 for each shifted view; average the log-probabilities, then normalise with a softmax")
+        f"padding, then each of the three mirrored left-right: shift first, mirror the shifted "
+        f"view), weights 1/4 for the image and its mirror and 1/8 for each shifted view; average "
+        f"the log-probabilities, then normalise with a softmax")

@@ -57,11 +57,16 @@ python3 -m venv /autograder/venv
 # Torch for the CPU (Gradescope's containers have no GPU; the CUDA build is ~10x larger).
 /autograder/venv/bin/pip install -q --index-url {cpu_torch} torch
 /autograder/venv/bin/pip install -q {install}
-# Each notebook runs as nobody: the course, the hidden tests and the references' CIFAR-10
-# (the test set) are the grader's alone.
-chmod -R go-rwx /autograder/source
+# The references' CIFAR-10 decoded once, here, rather than for every submission.
+mkdir -p /autograder/cache
+{decode}
+# Each notebook runs as nobody: the course, the hidden tests, the references' CIFAR-10
+# (the test set) and its decoded cache are the grader's alone.
+chmod -R go-rwx /autograder/source /autograder/cache
 chmod 711 /autograder
 """
+DECODE = ("CIFAR_COURSE_DATA=/autograder/source/{data} CIFAR_COURSE_CACHE=/autograder/cache "
+          "/autograder/venv/bin/python -c 'from cifar_course.data import load_cifar10; load_cifar10()'")
 
 RUN = """#!/usr/bin/env bash
 # Gradescope runs this for each submission, as root, in a fresh container.
@@ -130,7 +135,9 @@ def build_autograder(course, solutions, lessons: list[str], out, *, profile: str
             for path in sorted(released.rglob("*")):
                 if path.is_file() and "__pycache__" not in path.parts and path.name != ".grader.lock":
                     archive.write(path, f"course/{path.relative_to(released)}")
-            _add_script(archive, "setup.sh", SETUP.format(install=install, cpu_torch=CPU_TORCH))
+            decode = DECODE.format(data=settings["data"]) if settings["data"] else ""
+            _add_script(archive, "setup.sh", SETUP.format(install=install, cpu_torch=CPU_TORCH,
+                                                          decode=decode))
             _add_script(archive, "run_autograder", RUN)
             archive.writestr(SETTINGS_FILE, json.dumps(settings, indent=1))
     return out
@@ -271,8 +278,9 @@ def _grade(root: Path) -> dict:
     os.chmod(source, 0o700)  # the hidden tests and the data are the grader's alone
     if settings.get("data"):
         os.environ[DATA_ENV] = str(source / settings["data"])
-    cache = root / "cache"
-    cache.mkdir(mode=0o700, exist_ok=True)
+    cache = root / "cache"  # decoded by setup.sh
+    cache.mkdir(exist_ok=True)
+    os.chmod(cache, 0o700)
     os.environ[CACHE_ENV] = str(cache)
     sandbox, why = choose_sandbox(settings.get("sandbox", "user"))
     work = root / "work"

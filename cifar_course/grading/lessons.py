@@ -49,15 +49,19 @@ def pinned_digests(folder: str | Path) -> set[str]:
 
 def stage_course(solutions: str | Path, course: str | Path) -> list[str]:
     """Copy each solution into ``course/source/<id>/<id>.ipynb``, nbgrader's layout, with the
-    installed references' SHA-256 pinned in its hidden tests."""
-    from ..references import shipped_references_path
+    installed references' SHA-256 pinned in its hidden tests and the figures its text
+    states rendered from them (``references/figures.py``)."""
+    from ..references import load_references, shipped_references_path
+    from ..references.figures import render_notebook
 
     digest = file_digest(shipped_references_path())
+    references = load_references()
     ids = lesson_ids(solutions)
     for lesson in ids:
         target = Path(course) / "source" / lesson
         target.mkdir(parents=True, exist_ok=True)
         notebook = nbformat.read(Path(solutions) / f"{lesson}.ipynb", as_version=4)
+        render_notebook(notebook, references, f"solutions/{lesson}.ipynb")
         nbformat.write(pin_references(notebook, digest), target / f"{lesson}.ipynb")
     return ids
 
