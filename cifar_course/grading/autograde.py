@@ -640,10 +640,11 @@ def export_csv(course, path) -> list[dict]:
     wrong, and the lateness (``late.py``)."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from .late import lateness
+    from .late import lateness, load_policies
 
     course = Path(course)
     problems = Problems.load(course)
+    policies = load_policies(course)
     rows = []
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         maxima = {a.name: a.max_score for a in gradebook.assignments}
@@ -658,7 +659,7 @@ def export_csv(course, path) -> list[dict]:
                 notes = problems.get(student, lesson)
                 if not (course / "submitted" / student / lesson).exists() and not notes:
                     notes = ["not submitted"]
-                late = lateness(gradebook, course, student, lesson, score)
+                late = lateness(gradebook, policies.get(lesson), student, lesson, score)
                 rows.append({"student": student, "lesson": lesson,
                              "score": round(max(0.0, score - late["late_penalty"]), 2),
                              "max_score": maximum, "problems": " | ".join(notes),

@@ -51,9 +51,10 @@ def gradescope_results(course, student: str) -> dict:
     it was graded."""
     from nbgrader.api import MissingEntry
 
-    from .late import lateness
+    from .late import lateness, load_policies
 
     course = Path(course)
+    policies = load_policies(course)
     tests, leaderboard, notes, penalty = [], [], [], 0.0
     with _gradebook(course) as gradebook:
         for assignment in sorted(gradebook.assignments, key=lambda a: a.name):
@@ -74,7 +75,8 @@ def gradescope_results(course, student: str) -> dict:
                     "score": float(grade.score or 0.0), "max_score": float(grade.max_score),
                     "visibility": "visible", **({"output": output} if output else {}),
                 })
-            late = lateness(gradebook, course, student, assignment.name, notebook.score)
+            late = lateness(gradebook, policies.get(assignment.name), student, assignment.name,
+                            notebook.score)
             penalty += late["late_penalty"]
             if late["late"]:
                 notes.append(f"{assignment.name}: {late['late']}")

@@ -69,7 +69,9 @@ DECODE = ("CIFAR_COURSE_DATA=/autograder/source/{data} CIFAR_COURSE_CACHE=/autog
           "/autograder/venv/bin/python -c 'from cifar_course.data import load_cifar10; load_cifar10()'")
 
 RUN = """#!/usr/bin/env bash
-# Gradescope runs this for each submission, as root, in a fresh container.
+# Gradescope runs this for each submission, as root, in a fresh container. The data and
+# its cache (decoded by setup.sh) are the grader's settings, given here once.
+{data}export CIFAR_COURSE_CACHE=/autograder/cache
 exec /autograder/venv/bin/python -m cifar_course.grading.gradescope /autograder
 """
 
@@ -138,7 +140,9 @@ def build_autograder(course, solutions, lessons: list[str], out, *, profile: str
             decode = DECODE.format(data=settings["data"]) if settings["data"] else ""
             _add_script(archive, "setup.sh", SETUP.format(install=install, cpu_torch=CPU_TORCH,
                                                           decode=decode))
-            _add_script(archive, "run_autograder", RUN)
+            data_line = (f"export CIFAR_COURSE_DATA=/autograder/source/{settings['data']}\n"
+                         if settings["data"] else "")
+            _add_script(archive, "run_autograder", RUN.format(data=data_line))
             archive.writestr(SETTINGS_FILE, json.dumps(settings, indent=1))
     return out
 
@@ -268,7 +272,6 @@ def run(root: Path) -> dict:
 
 
 def _grade(root: Path) -> dict:
-    from ..data.loading import CACHE_ENV, DATA_ENV
     from . import autograde
     from .exports import gradescope_results
     from .late import set_policy
@@ -276,12 +279,9 @@ def _grade(root: Path) -> dict:
     source = root / "source"
     settings = json.loads((source / SETTINGS_FILE).read_text())
     os.chmod(source, 0o700)  # the hidden tests and the data are the grader's alone
-    if settings.get("data"):
-        os.environ[DATA_ENV] = str(source / settings["data"])
-    cache = root / "cache"  # decoded by setup.sh
+    cache = root / "cache"  # run_autograder points the data cache here; setup.sh filled it
     cache.mkdir(exist_ok=True)
     os.chmod(cache, 0o700)
-    os.environ[CACHE_ENV] = str(cache)
     sandbox, why = choose_sandbox(settings.get("sandbox", "user"))
     work = root / "work"
     shutil.rmtree(work, ignore_errors=True)

@@ -158,12 +158,12 @@ def write_timestamp(folder: Path, when: datetime) -> None:
     (Path(folder) / TIMESTAMP_FILE).write_text(when.astimezone(timezone.utc).isoformat())
 
 
-def lateness(gradebook, course, student: str, lesson: str, score: float) -> dict:
-    """The CSV's lateness fields for one graded lesson: when it was submitted, how late
-    (hours), the points taken and why."""
+def lateness(gradebook, policy: LatePolicy | None, student: str, lesson: str,
+             score: float) -> dict:
+    """The CSV's lateness fields for one graded lesson under its ``policy`` (None: no due
+    date): when it was submitted, how late (hours), the points taken and why."""
     from nbgrader.api import MissingEntry
 
-    policy = load_policies(course).get(lesson)
     try:
         submission = gradebook.find_submission(lesson, student)
     except MissingEntry:

@@ -114,14 +114,14 @@ def readable_paths() -> list[str]:
     only the grader's stand-in (``stand_in.py``): never the real source, keras' download or
     the decoded cache, which hold the test set."""
     from .. import __file__ as package_init
-    from .stand_in import STAND_IN_ENV
+    from .stand_in import stand_in_path
 
     here = Path.cwd().resolve()
     paths = {sys.base_prefix, sys.prefix, sys.exec_prefix, str(Path(package_init).parent)}
     # sys.path holds the site-packages and any folder a .pth added; never the grader's cwd.
     paths.update(p for p in sys.path if p and Path(p).resolve() != here)
-    if os.environ.get(STAND_IN_ENV):
-        paths.add(os.environ[STAND_IN_ENV])
+    if stand_in_path():
+        paths.add(stand_in_path())
     return sorted(str(Path(p).resolve()) for p in paths if Path(p).exists())
 
 
@@ -161,13 +161,13 @@ def kernel_environment(home: str) -> tuple[dict, list]:
     cache, keras' and matplotlib's folders are in its own home.
     """
     from ..data.loading import CACHE_ENV, DATA_ENV
-    from .stand_in import STAND_IN_ENV
+    from .stand_in import stand_in_path
 
     settings = {"HOME": home, "TMPDIR": home, "MPLCONFIGDIR": f"{home}/matplotlib",
                 "KERAS_HOME": f"{home}/.keras", CACHE_ENV: f"{home}/cifar-course-cache"}
-    stand_in = os.environ.get(STAND_IN_ENV)
+    stand_in = stand_in_path()
     if stand_in:
-        settings[DATA_ENV] = str(Path(stand_in).resolve())
+        settings[DATA_ENV] = stand_in
     return settings, ([] if stand_in else [DATA_ENV])
 
 
