@@ -6,8 +6,7 @@ autograded/, feedback/, and gradebook.db (SQLite). All of them are made by the
 commands, not committed.
 """
 
-import os
-
+from cifar_course.config import mark_grading
 from cifar_course.grading.nbgrader_ext import autograde_preprocessors, feedback_preprocessors
 
 c = get_config()  # noqa: F821 (nbgrader's config loader provides it)
@@ -17,8 +16,7 @@ c.CourseDirectory.course_id = "cifar-course"
 # The grading profile: real CIFAR-10, 1,000 training images, 10 epochs (about
 # 30 s a stage on a 2-core CPU), graded against that profile's references.
 # Notebooks run under the grader use it whatever their PROFILE cell says.
-os.environ.setdefault("CIFAR_COURSE_PROFILE", "grade")
-os.environ["CIFAR_COURSE_GRADING"] = "1"
+mark_grading(profile="grade")
 
 # Per cell: the longest legitimate cell is one training run (under 2 minutes
 # in the grade profile here); a cell that never ends is interrupted after this

@@ -147,7 +147,8 @@ def build_zip(lesson: str, profile: str, out: Path, data: str | None = None,
 
 
 def main() -> None:
-    from cifar_course.grading.lessons import fill_in_solutions
+    sys.path.insert(0, str(REPO / "tests"))  # the notebook helpers the tests use
+    from notebooks import fill_in_solutions
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lesson", default="01_baseline_cnn")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import shutil
 import tempfile
 import time
@@ -28,10 +29,11 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 import nbformat  # noqa: E402
 
 from cifar_course.grading import autograde  # noqa: E402
-from cifar_course.grading.lessons import fill_in_solutions, nbgrader_metadata, release  # noqa: E402
-from cifar_course.grading.nbgrader_ext import lost_points  # noqa: E402
+from cifar_course.grading.lessons import nbgrader_metadata, release  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))  # the notebook helpers the tests use
+from notebooks import execute_notebook, fill_in_solutions, lost_points  # noqa: E402
 
 
 def lost_cells(course: Path, student: str, lesson: str) -> list[str]:
@@ -86,7 +88,6 @@ def main() -> None:
 
 def grading_versus_executing(lesson: str, profile: str) -> None:
     """Grade one correct ``lesson`` at --jobs 1, then execute it ungraded; print both and the ratio."""
-    from cifar_course.grading.lessons import execute_notebook
 
     with tempfile.TemporaryDirectory(prefix="cifar-course-grading-") as root:
         root = Path(root)

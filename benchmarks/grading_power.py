@@ -297,9 +297,8 @@ def main(argv=None) -> int:
                              "Part 2, the trained bands (hours), as it was measured")
     args = parser.parse_args(argv)
     from cifar_course.stages import STAGES
-    from cifar_course.threads import configure_threads
-
-    configure_threads()  # CIFAR_COURSE_THREADS, to share the cores between processes
+    # The package set torch's threads from CIFAR_COURSE_THREADS when imported (to share
+    # the cores between processes).
     deterministic, seconds = deterministic_part()
     if args.checks_only:
         if not args.out or not Path(args.out).exists():

@@ -87,28 +87,20 @@ def cmd_train(args) -> int:
     from . import plots
     from .augmentation import build_augmentation
     from .references import MissingReferenceError, reference_band
+    from .config import current
     from .profiles import get_profile
-    from .stages import get_stage
-    from .training import describe_run, prepare_data, train_stage
+    from .recipes import recipe_of
+    from .training import prepare_data
 
-    profile = get_profile(args.profile)
+    profile = get_profile(args.profile or current().profile_name())
     data = prepare_data(profile, args.source)
     verbose = 1 if sys.stdout.isatty() else 2
-    if profile.recipe == "speedrun":
-        from .speedrun import train_speedrun
-
-        stage, title = None, "Speedrun"
-        out = Path(args.out or f"runs/speedrun-{profile.name}-seed{args.seed}")
-        print(f"speedrun, seed {args.seed} | profile {profile.name}: {len(data.x_train):,} train "
-              f"images, {profile.epochs} epochs of batch {profile.batch_size}", flush=True)
-        result = train_speedrun(profile, seed=args.seed, data=data, out_dir=out, verbose=verbose)
-    else:
-        stage = get_stage(args.stage)
-        title = stage.title
-        out = Path(args.out or f"runs/{stage.name}-{profile.name}-seed{args.seed}")
-        print(describe_run(stage, profile, data, args.seed), flush=True)
-        result = train_stage(stage, profile, seed=args.seed, data=data, out_dir=out,
-                             verbose=verbose)
+    recipe = recipe_of(profile)
+    run = recipe.run_for(args.stage)
+    title = recipe.title(run)
+    out = Path(args.out or f"runs/{run}-{profile.name}-seed{args.seed}")
+    print(recipe.describe(run, profile, data, args.seed), flush=True)
+    result = recipe.train(run, profile, seed=args.seed, data=data, out_dir=out, verbose=verbose)
     result.model.save(out / "model.keras")
     (out / "history.json").write_text(json.dumps(result.history, indent=1))
     summary = result.summary()
@@ -121,7 +113,7 @@ def cmd_train(args) -> int:
                                    out / "reliability.png", ece=result.test["ece"])
     plots.plot_confused_examples(data.x_test, result.test["labels"], result.test["probabilities"],
                                  "cat", "dog", out / "cat_as_dog.png")
-    if stage is not None and stage.model.augment:
+    if recipe.augments(run):
         plots.plot_augmented_samples(build_augmentation(seed=args.seed), data.x_train,
                                      out / "augmented_samples.png")
     plots.plt.close("all")  # written to files, never shown: free them
@@ -167,22 +159,15 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-# Seconds one training run takes on a 2-core CPU (the references' own figures give
-# the measured ones; these are for a profile with none yet).
-TYPICAL_RUN_SECONDS = {"grade": 60, "quick": 240, "full": 5400, "speedrun-grade": 60,
-                       "speedrun-quick": 300, "speedrun": 1200, "speedrun-rejpeg": 1200}
-
-
 def long_run_warning(profile: str, runs: int, jobs: int = 1) -> str:
-    """What ``references run`` is about to cost, from the measured run times where there are some."""
+    """What ``references run`` is about to cost, from the measured run times (none are typed)."""
     from .references import measured_seconds_per_run
 
-    measured = measured_seconds_per_run(profile)
-    each = measured or TYPICAL_RUN_SECONDS[profile]
-    return (f"references run: {runs} training run(s) in the {profile} profile, about "
-            f"{each / 60:.0f} min each on this project's 2-core CPU "
-            f"({'measured' if measured else 'typical'}), about "
-            f"{math.ceil(runs / jobs) * each / 3600:.1f} h in all"
+    each = measured_seconds_per_run(profile)
+    cost = (f"about {each / 60:.0f} min each on this project's 2-core CPU (measured), about "
+            f"{math.ceil(runs / jobs) * each / 3600:.1f} h in all" if each else
+            "no run of this profile is measured yet, so its time is not known")
+    return (f"references run: {runs} training run(s) in the {profile} profile, {cost}"
             f"{f' ({jobs} at a time)' if jobs > 1 else ''}. "
             f"Runs already measured are skipped; an interrupted run resumes from its last "
             f"epoch. Ctrl-C stops it safely.")

@@ -9,15 +9,15 @@ previous stage and with the references.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .profiles import PROFILE_ENV, Profile, get_profile
+from . import config
+from .profiles import Profile, get_profile
+from .recipes import SPEEDRUN_RECIPE
 from .references import load_references
 from .stages import STAGES, Stage, get_stage
 
-from .grading.checks import GRADING_ENV  # under the grader, its profile wins over the notebook's
 RUNS_DIR = Path("runs")
 MODEL_FILE = "model.keras"  # what record saves and saved_model loads, in a stage's run folder
 
@@ -174,7 +174,7 @@ def _announce(profile: Profile) -> None:
 
     from . import __version__
 
-    os.environ[PROFILE_ENV] = profile.name
+    config.choose_profile(profile.name)
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
     print(f"cifar-course {__version__}, keras {keras.__version__} on {keras.backend.backend()}, "
           f"torch {torch.__version__}, device: {device}")
@@ -192,6 +192,14 @@ def _describe_data(data) -> None:
               f"{len(data.x_test)} test images")
 
 
+def _profile_asked(profile: str | None) -> str:
+    """The notebook's profile, else the configuration's; under the grader, the grader's."""
+    run = config.current()
+    if run.under_grader or profile is None:
+        return run.profile_name()
+    return profile
+
+
 def start_lesson(stage: str | int, profile: str | None = None, *, seed: int = 0,
                  load_data: bool = True) -> Lesson:
     """Choose the profile, say where the lesson runs, and load the profile's data.
@@ -203,9 +211,7 @@ def start_lesson(stage: str | int, profile: str | None = None, *, seed: int = 0,
 
     from .training import prepare_data
 
-    if os.environ.get(GRADING_ENV) and os.environ.get(PROFILE_ENV):
-        profile = None  # graded: the grader's profile, whatever the notebook asked
-    chosen = get_profile(profile)
+    chosen = get_profile(_profile_asked(profile))
     stage = get_stage(stage)
     _announce(chosen)
     data = prepare_data(chosen) if load_data else None
@@ -218,8 +224,7 @@ def start_lesson(stage: str | int, profile: str | None = None, *, seed: int = 0,
 
 # The speedrun profile that stands for each course profile (lesson 09 runs in
 # the profile its student chose for the other lessons, or the grader's).
-SPEEDRUN_PROFILES = {"smoke": "speedrun-smoke", "grade": "speedrun-grade",
-                     "quick": "speedrun-quick", "full": "speedrun"}
+SPEEDRUN_PROFILES = SPEEDRUN_RECIPE.PROFILES
 
 
 @dataclass
@@ -307,11 +312,7 @@ def start_speedrun(profile: str | None = None, *, seed: int = 0, load_data: bool
 
     from .training import prepare_data
 
-    if os.environ.get(GRADING_ENV) and os.environ.get(PROFILE_ENV):
-        profile = None
-    chosen = get_profile(profile)
-    if chosen.recipe != "speedrun":
-        chosen = get_profile(SPEEDRUN_PROFILES.get(chosen.name, "speedrun-quick"))
+    chosen = SPEEDRUN_RECIPE.profile_for(get_profile(_profile_asked(profile)))
     _announce(chosen)
     data = prepare_data(chosen) if load_data else None
     _describe_data(data)

@@ -58,7 +58,7 @@ def build_baseline_cnn(
             (default ``conv_block``; lesson 01 has students write their own).
         head: how the last block's feature maps reach the classifier: ``"global_pool"``
             (their average over positions, the recipe's) or ``"flatten"`` (every
-            position's features; a pilot of benchmarks/fixed_settings_pilot.py).
+            position's features; a pilot of experiments/fixed_settings_pilot.py).
     """
     if head not in HEADS:
         raise ValueError(f"head={head!r}: choose one of {', '.join(HEADS)}")

@@ -2,16 +2,15 @@
 
 A profile fixes how much data and how many epochs a stage trains on, never
 what the stage is. Choose one with an argument, or with ``CIFAR_COURSE_PROFILE``;
-by default ``quick``, and ``full`` on a GPU once every stage has a full reference.
+the default is ``config.default_profile``'s.
 """
 
 from __future__ import annotations
 
 import ast
-import os
 from dataclasses import dataclass, replace
 
-PROFILE_ENV = "CIFAR_COURSE_PROFILE"
+from .config import PROFILE_ENV
 
 
 @dataclass(frozen=True)
@@ -104,34 +103,10 @@ PROFILES = {
 }
 
 
-def default_profile_name() -> str:
-    """``$CIFAR_COURSE_PROFILE``; else ``full`` on a GPU once every stage has a full-profile
-    band (at least two seeds each), and ``quick`` otherwise (a CPU, or full references still
-    being measured): a lesson's default profile always grades every stage against a band."""
-    if os.environ.get(PROFILE_ENV):
-        return os.environ[PROFILE_ENV]
-    import torch
-
-    if torch.cuda.is_available() and has_band_for_every_stage("full"):
-        return "full"
-    return "quick"
-
-
-def has_band_for_every_stage(profile: str) -> bool:
-    """Whether every stage has enough seeds in ``profile`` for a reference band."""
-    from .references import MIN_SEEDS_FOR_A_BAND, load_references
-    from .stages import STAGES
-
-    measured = load_references()["profiles"].get(profile, {}).get("stages", {})
-    return all(len(measured.get(stage.name, {}).get("test_accuracy", {}).get("values", []))
-               >= MIN_SEEDS_FOR_A_BAND for stage in STAGES)
-
-
-def get_profile(name: str | Profile | None = None) -> Profile:
-    """A profile by name; ``None`` means ``$CIFAR_COURSE_PROFILE`` or the hardware's default."""
+def get_profile(name: str | Profile) -> Profile:
+    """A profile by name (a ``Profile`` is returned as it is)."""
     if isinstance(name, Profile):
         return name
-    name = name or default_profile_name()
     try:
         return PROFILES[name]
     except KeyError:

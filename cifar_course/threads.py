@@ -13,19 +13,14 @@ import math
 import os
 from pathlib import Path
 
-THREADS_ENV = "CIFAR_COURSE_THREADS"
+from .config import RunConfig
 
 
-def configure_threads(threads: int | None = None) -> int:
-    """Use ``threads`` (else ``$CIFAR_COURSE_THREADS``, else leave torch's default); return the count."""
+
+def configure_threads(threads: int | None) -> int:
+    """Use ``threads`` (None: leave torch's default); return the count torch uses."""
     import torch
 
-    if threads is None and os.environ.get(THREADS_ENV):
-        try:
-            threads = int(os.environ[THREADS_ENV])
-        except ValueError:
-            raise ValueError(f"{THREADS_ENV}={os.environ[THREADS_ENV]!r} is not a whole number. "
-                             f"Fix: set it to the number of CPU threads to use, e.g. 2.") from None
     if threads is not None:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, not {threads}")
@@ -62,7 +57,7 @@ def usable_cpus() -> int:
     return max(1, min(count, math.ceil(quota))) if quota else count
 
 
-def threads_per_worker(jobs: int) -> int | None:
+def threads_per_worker(jobs: int, config: RunConfig) -> int | None:
     """CPU threads each of ``jobs`` parallel workers may use (None: torch's default, all cores).
 
     Every worker (a student's kernel, a reference run) would otherwise start one
@@ -70,7 +65,7 @@ def threads_per_worker(jobs: int) -> int | None:
     each other down, and in a container limited to part of the host (Gradescope),
     one thread per host core, which slows training down many times over.
     """
-    if os.environ.get("OMP_NUM_THREADS") or os.environ.get(THREADS_ENV):
+    if config.omp_threads or config.threads:  # set by hand: kept as it is
         return None
     cpus = usable_cpus()
     if jobs <= 1 and cpus == (os.cpu_count() or 1):

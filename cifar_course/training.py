@@ -52,7 +52,7 @@ def synthetic_cifar(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return images, labels.reshape(-1, 1)
 
 
-def prepare_data(profile: Profile | str | None = None, source=None) -> DataSplits:
+def prepare_data(profile: Profile | str, source=None) -> DataSplits:
     """The training, validation and test arrays a profile trains on."""
     profile = get_profile(profile)
     if profile.synthetic:
@@ -191,7 +191,7 @@ class TrainResult:
 
 def train_stage(
     stage: Stage | str | int,
-    profile: Profile | str | None = None,
+    profile: Profile | str,
     *,
     seed: int = 0,
     data: DataSplits | None = None,

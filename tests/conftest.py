@@ -31,17 +31,19 @@ def private_cache(tmp_path_factory):
     yield
 
 
-# Variables that code under test may set in this process (nbgrader loads the course's
+# Settings that code under test may make in this process (nbgrader loads the course's
 # nbgrader_config.py in-process, which marks the process as grading; start_lesson
-# records its profile): each test starts from the values the session began with.
-COURSE_VARIABLES = ("CIFAR_COURSE_GRADING", "CIFAR_COURSE_PROFILE", "CIFAR_COURSE_ANSWERS",
-                    "CIFAR_COURSE_THREADS")
+# chooses its profile): each test starts from the values the session began with.
+COURSE_VARIABLES = ("CIFAR_COURSE_GRADER", "CIFAR_COURSE_PROFILE", "CIFAR_COURSE_THREADS")
 SESSION_VALUES = {name: os.environ.get(name) for name in COURSE_VARIABLES}
 
 
 @pytest.fixture(autouse=True)
 def course_variables_restored():
     yield
+    from cifar_course import config
+
+    config.choose_profile(None)
     for name, value in SESSION_VALUES.items():
         if value is None:
             os.environ.pop(name, None)

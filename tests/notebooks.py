@@ -1,13 +1,17 @@
-"""Run a notebook in a fresh kernel and report what its cells raised."""
+"""Helpers for the tests and benchmarks (never shipped): run a notebook in a fresh kernel
+and report what its cells raised, fill a released notebook with the solutions, and say
+which test cells nbgrader would not give full points."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
-from cifar_course.grading.lessons import execute_notebook
+from cifar_course.config import PROFILE_ENV
+
 from cifar_course.grading.lessons import nbgrader_metadata as nbgrader_meta
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,8 +34,6 @@ class Execution:
     def lost_points(self) -> dict:
         """grade_id -> (score, max) for each test cell the course's autograde would not give
         full points."""
-        from cifar_course.grading.nbgrader_ext import lost_points
-
         return lost_points(self.notebook)
 
     def graded_errors(self) -> dict:
@@ -42,3 +44,60 @@ class Execution:
 def execute(path: Path, workdir: Path, profile: str, timeout: int = 900) -> Execution:
     """Execute ``path`` with ``CIFAR_COURSE_PROFILE=profile`` in ``workdir``, errors allowed."""
     return Execution(*execute_notebook(path, workdir, profile, timeout))
+
+
+def fill_in_solutions(released, solution) -> nbformat.NotebookNode:
+    """A correct submission: the released notebook with the solutions typed into its answer cells.
+
+    For trying the grader (tests, benchmarks, an instructor's dry run).
+    """
+    released = nbformat.read(released, as_version=4) if isinstance(released, (str, Path)) else released
+    solution = nbformat.read(solution, as_version=4) if isinstance(solution, (str, Path)) else solution
+    answers = {nbgrader_meta(c)["grade_id"]: c.source for c in solution.cells
+               if nbgrader_meta(c).get("solution")}
+    for cell in released.cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if grade_id in answers:
+            cell.source = "\n".join(line for line in answers[grade_id].splitlines()
+                                    if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+    return released
+
+
+def execute_notebook(path: str | Path, workdir: str | Path, profile: str,
+                     timeout: int = 900) -> tuple[nbformat.NotebookNode, dict]:
+    """Run a notebook in a fresh kernel, in ``workdir``, in ``profile``; errors do not stop it.
+
+    Returns the executed notebook and ``{cell index: (error name, message)}``.
+    """
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(path, as_version=4)
+    # The profile goes to the kernel's own environment, never into this
+    # process's: runs in threads, or a caller's own setting, stay untouched.
+    NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(workdir)}}).execute(
+        env={**os.environ, PROFILE_ENV: profile})
+    errors = {index: (output.ename, output.evalue)
+              for index, cell in enumerate(notebook.cells)
+              for output in cell.get("outputs", []) if output.output_type == "error"}
+    return notebook, errors
+
+
+def lost_points(notebook) -> dict:
+    """grade_id -> (score, max points) for each test cell of an executed notebook that the
+    course's autograde would not give full points (nbgrader's rule after the steps above)."""
+    from copy import deepcopy
+
+    from nbgrader.utils import determine_grade, is_grade, is_solution
+
+    from cifar_course.grading.nbgrader_ext import WarningsAreNotFailures
+
+    lost = {}
+    for cell in deepcopy(notebook).cells:
+        if cell.cell_type != "code" or not is_grade(cell) or is_solution(cell):
+            continue
+        WarningsAreNotFailures().preprocess_cell(cell, {}, 0)
+        score, maximum = determine_grade(cell)
+        if score != maximum:
+            lost[cell.metadata.nbgrader["grade_id"]] = (score, maximum)
+    return lost

@@ -27,7 +27,7 @@ ACCURACY_CELL = "test_adamw_accuracy"
 
 
 def filled_in(lesson: str, course: Path) -> nbformat.NotebookNode:
-    from cifar_course.grading.lessons import fill_in_solutions
+    from notebooks import fill_in_solutions
 
     return fill_in_solutions(course / "release" / lesson / f"{lesson}.ipynb",
                              SOLUTIONS / f"{lesson}.ipynb")
@@ -147,12 +147,14 @@ except OSError:
     # saves nothing), and a correct answer is written for it before and after the cell,
     # where the grader once read it. Only what a test cell saves while it runs counts.
     forge = """
-import importlib, os, pathlib
+import importlib, json, os, pathlib
 save_answer = importlib.import_module("cifar_course." + "grading.isolated").save_answer
 def _right(images):
     pixels = np.asarray(images, dtype=np.float64).reshape(-1, images.shape[-1])
     return pixels.mean(axis=0), pixels.std(axis=0)
-_root = pathlib.Path(os.environ.get("CIFAR_COURSE_ANSWERS", "/nonexistent"))
+_root = pathlib.Path(json.loads(os.environ.get("CIFAR_COURSE_GRADER", "{}")).get("answers")
+                     or "/nonexistent")
+print("forger: the answers folder is", _root, "and exists:", _root.is_dir())
 if _root.is_dir():
     save_answer("check_channel_statistics", {"channel_statistics": _right},
                 _root / "check_channel_statistics-0")
@@ -407,6 +409,8 @@ def test_a_kernel_runs_a_bounded_number_of_processes_and_is_still_graded(graded)
 
 
 def test_answers_written_outside_their_test_cell_count_for_nothing(graded):
+    # The attack is real: the kernel found the folder the grader gave it for answers.
+    assert "exists: True" in printed(graded, "forges_answers")
     assert score(graded, "forges_answers") == 0
     assert any("no answer was saved while its test cell ran" in e
                for e in graded_errors(graded, "forges_answers"))
@@ -470,7 +474,7 @@ def test_gradebook_stays_readable_after_a_killed_grader(graded):
 
 def test_instructor_commands_grade_three_students(tmp_path):
     """The README's instructor section, as commands: release, autograde a class, CSV."""
-    from cifar_course.grading.lessons import fill_in_solutions
+    from notebooks import fill_in_solutions
 
     solutions = tmp_path / "solutions"
     solutions.mkdir()
@@ -532,21 +536,22 @@ def test_autograde_without_release_says_what_to_do(tmp_path):
 
 
 def test_parallel_workers_split_the_cores(monkeypatch):
+    from cifar_course.config import RunConfig
     from cifar_course.threads import threads_per_worker
 
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.delenv("CIFAR_COURSE_THREADS", raising=False)
+    unset = RunConfig()
     monkeypatch.setattr("os.cpu_count", lambda: 8)
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(8)))
     monkeypatch.setattr("cifar_course.threads.cpu_quota", lambda: None)
-    assert threads_per_worker(1) is None  # one worker: torch's default
-    assert threads_per_worker(2) == 4
-    assert threads_per_worker(16) == 1
+    assert threads_per_worker(1, unset) is None  # one worker: torch's default
+    assert threads_per_worker(2, unset) == 4
+    assert threads_per_worker(16, unset) == 1
     # A container given half a CPU of an 8-core host (Gradescope's default): one thread.
     monkeypatch.setattr("cifar_course.threads.cpu_quota", lambda: 0.5)
-    assert threads_per_worker(1) == 1 and threads_per_worker(2) == 1
-    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the instructor's own setting wins
-    assert threads_per_worker(2) is None
+    assert threads_per_worker(1, unset) == 1 and threads_per_worker(2, unset) == 1
+    # The instructor's own setting wins.
+    mine = RunConfig.from_environment({"OMP_NUM_THREADS": "3"})
+    assert threads_per_worker(2, mine) is None
 
 
 def test_a_containers_cpu_quota_is_read_from_its_cgroup(tmp_path):
@@ -567,8 +572,11 @@ def test_a_containers_cpu_quota_is_read_from_its_cgroup(tmp_path):
 def test_a_student_past_the_time_limit_is_recorded_and_the_class_goes_on(graded):
     from cifar_course.grading import autograde
 
-    student, status, output, _ = autograde.autograde_student(graded["course"], "correct",
-                                                             profile="smoke", timeout=2)
+    from cifar_course.config import GraderSettings, RunConfig
+
+    config = RunConfig(profile="smoke", grader=GraderSettings(sandbox="none"))
+    student, status, output, _ = autograde.autograde_student(graded["course"], "correct", config,
+                                                             timeout=2)
     assert student == "correct" and status == autograde.TIME_LIMIT_STATUS
     assert "not graded: over the grader's time limit" in output
 

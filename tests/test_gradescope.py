@@ -127,7 +127,7 @@ def released(autograder_zip: Path, tmp_path: Path, lesson: str = LESSON):
 
 
 def correct(autograder_zip, tmp_path):
-    from cifar_course.grading.lessons import fill_in_solutions
+    from notebooks import fill_in_solutions
 
     path = tmp_path / "released.ipynb"
     nbformat.write(released(autograder_zip, tmp_path), path)

@@ -231,10 +231,9 @@ def test_the_same_images_in_another_order_or_packing_have_the_same_digest():
                                                            labels[15:]))
 
 
-def test_a_profile_without_references_says_so_and_checks_a_floor(monkeypatch):
+def test_a_profile_without_references_says_so_and_checks_a_floor():
     from cifar_course.training import prepare_data
 
-    monkeypatch.delenv(checks.GRADING_ENV, raising=False)  # a student's run, not the grader's
     data = prepare_data("smoke")
     with pytest.raises(AssertionError, match="below 0.30"):
         checks.check_test_accuracy(build_baseline_cnn(), "baseline", checks.get_profile("full"),

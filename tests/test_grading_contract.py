@@ -105,6 +105,7 @@ def test_sealing_keeps_regular_files_refuses_links_and_freezes_the_answer(tmp_pa
 
 def test_one_checker_decides_several_checks_with_the_graders_settings(tmp_path):
     from cifar_course.grading.checker import decide_all
+    from cifar_course.config import RunConfig
     from cifar_course.grading.isolated import scrubbed_environment
 
     right = keras.losses.CategoricalCrossentropy(label_smoothing=0.1)
@@ -115,7 +116,8 @@ def test_one_checker_decides_several_checks_with_the_graders_settings(tmp_path):
     wrong = {**entry, "literals": {"smoothing": 0.2}}
     unknown = {**entry, "check": "not_a_check"}
     verdicts = decide_all([entry, wrong, unknown], {"profile": "smoke", "under_grader": True},
-                          environment=scrubbed_environment(), timeout=300)
+                          environment=scrubbed_environment(RunConfig.from_environment()),
+                          timeout=300)
     assert verdicts[0][0] and not verdicts[1][0] and "want 0.2" in verdicts[1][1]
     assert not verdicts[2][0] and "no check named" in verdicts[2][1]
     assert decide(tmp_path / "a" / "request.json", call)[0]
@@ -223,14 +225,15 @@ def test_a_graded_kernel_gets_a_stand_in_without_the_test_set(tmp_path, monkeypa
 def test_the_sandbox_binds_the_stand_in_and_never_the_real_data(tmp_path, monkeypatch):
     from cifar_course.data.loading import cache_dir, resolve_source
     from cifar_course.grading.sandbox import bwrap_prefix, readable_paths
-    from cifar_course.grading.stand_in import STAND_IN_ENV
+    from cifar_course.config import GRADER_ENV, GraderSettings, RunConfig
 
     real = tmp_path / "cifar10.tar.gz"
     real.write_bytes(b"real")
     stand_in = tmp_path / "grader-stand-in.npz"
     stand_in.write_bytes(b"stand-in")
     monkeypatch.setenv("CIFAR_COURSE_DATA", str(real))
-    monkeypatch.setenv(STAND_IN_ENV, str(stand_in))
+    grader = RunConfig(grader=GraderSettings(stand_in=str(stand_in))).to_environment()
+    monkeypatch.setenv(GRADER_ENV, grader[GRADER_ENV])
     readable = readable_paths()
     assert str(stand_in.resolve()) in readable
     assert str(real.resolve()) not in readable and str(cache_dir().resolve()) not in readable

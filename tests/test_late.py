@@ -55,7 +55,7 @@ def test_a_policy_that_makes_no_sense_is_refused():
 
 def test_late_submissions_are_penalised_in_every_export(tmp_path):
     pytest.importorskip("nbgrader", reason="autograding needs nbgrader: pip install -e '.[dev]'")
-    from cifar_course.grading.lessons import fill_in_solutions
+    from notebooks import fill_in_solutions
 
     (tmp_path / "solutions").mkdir()
     shutil.copy(SOLUTIONS / f"{LESSON}.ipynb", tmp_path / "solutions")

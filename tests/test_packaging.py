@@ -14,8 +14,15 @@ from notebooks import REPO
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
+    # Built from a copy of the sources: setuptools reuses a build/ folder left in the
+    # checkout, where a module since moved away would still be found.
+    import shutil
+
+    source = tmp_path_factory.mktemp("source") / "cifar-course"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", "runs"))
     out = tmp_path_factory.mktemp("wheel")
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "-q",
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q",
                            "-w", str(out)], capture_output=True, text=True)
     if done.returncode != 0:
         pytest.fail(f"pip wheel failed:\n{done.stderr[-2000:]}")
@@ -65,6 +72,20 @@ def test_wheel_has_no_solution_and_no_hidden_test(wheel):
         text = archive.read(name).decode("utf-8", "replace")
         leaked = [line for line in secrets if line in text]
         assert not leaked, f"{name} contains solution or hidden-test lines: {leaked[:3]}"
+
+
+def test_wheel_has_no_experiment_and_no_test_helper(wheel):
+    """What students and instructors use, not the laboratory (experiments/) nor the tests' tools."""
+    archive = zipfile.ZipFile(wheel)
+    names = archive.namelist()
+    experiments = sorted(p.name for p in (REPO / "experiments").glob("*.py"))
+    assert len(experiments) >= 8  # the test looks for something real
+    assert not [n for n in names if n.startswith(("experiments/", "benchmarks/"))
+                or Path(n).name in experiments]
+    code = "\n".join(archive.read(n).decode() for n in names if n.endswith(".py"))
+    for helper in ("def fill_in_solutions", "def execute_notebook", "def lost_points",
+                   "def restored_val_accuracy", "def make_dataloader"):
+        assert helper not in code, f"the wheel ships {helper!r}, which only tests or experiments use"
 
 
 def test_the_package_builds_and_passes_the_index_checks(tmp_path):

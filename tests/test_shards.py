@@ -21,7 +21,7 @@ CLI = [sys.executable, "-m", "cifar_course.cli", "grade"]
 @pytest.fixture(scope="module")
 def sharded(tmp_path_factory):
     """Four students graded as two shards running at once, then merged."""
-    from cifar_course.grading.lessons import fill_in_solutions
+    from notebooks import fill_in_solutions
 
     root = tmp_path_factory.mktemp("shards")
     (root / "solutions").mkdir()

@@ -137,7 +137,8 @@ def _grades(rows) -> dict:
 
 def test_a_slurm_job_array_grades_a_class_as_one_process_does(cluster, tmp_path):
     from cifar_course.grading import autograde
-    from cifar_course.grading.lessons import fill_in_solutions, release
+    from cifar_course.grading.lessons import release
+    from notebooks import fill_in_solutions
 
     solutions = tmp_path / "solutions"
     solutions.mkdir()

@@ -9,6 +9,7 @@ import keras
 import pytest
 
 import cifar_course  # noqa: F401
+from cifar_course.config import current
 from cifar_course.profiles import PROFILES, get_profile
 from cifar_course.stages import STAGES, get_stage, stage_changes
 from cifar_course.training import build_callbacks, build_loss, build_optimizer
@@ -73,7 +74,7 @@ def test_profiles(monkeypatch):
     assert PROFILES["smoke"].synthetic and not PROFILES["quick"].synthetic
     assert PROFILES["full"].train_size is None and PROFILES["full"].epochs <= 40
     monkeypatch.setenv("CIFAR_COURSE_PROFILE", "smoke")
-    assert get_profile().name == "smoke"
+    assert current().profile_name() == "smoke"
     with pytest.raises(ValueError, match="smoke, grade, quick, full"):
         get_profile("huge")
 
@@ -96,7 +97,7 @@ def test_the_default_profile_is_full_only_on_a_gpu_with_a_band_for_every_stage(m
                                      (True, one_seed, "quick"), (False, every, "quick")]:
         monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
         monkeypatch.setattr(references, "load_references", lambda: measured)
-        assert get_profile().name == expected, (cuda, measured)
+        assert current().profile_name() == expected, (cuda, measured)
 
 
 def test_the_shipped_default_on_a_gpu_grades_every_stage_against_a_band(monkeypatch):
@@ -107,7 +108,7 @@ def test_the_shipped_default_on_a_gpu_grades_every_stage_against_a_band(monkeypa
 
     monkeypatch.delenv("CIFAR_COURSE_PROFILE", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    chosen = get_profile().name
+    chosen = current().profile_name()
     for stage in STAGES:
         reference_band(stage.name, chosen)  # raises MissingReferenceError without a band
 

@@ -1,7 +1,8 @@
-"""CIFAR-10 data: loading from any source, splitting, torch pipelines."""
+"""CIFAR-10 data: loading from any source, splitting, which copy it is."""
 
 from .errors import ChecksumError, CorruptDataError, DatasetError, DatasetNotFoundError, LayoutError
-from .loading import DATA_ENV, SourceInfo, load_cifar10, load_cifar10_with_info
+from ..config import DATA_ENV
+from .loading import SourceInfo, load_cifar10, load_cifar10_with_info
 from .sources import CIFAR10_MEAN, CIFAR10_STD, CLASS_NAMES
 from .split import stratified_subset, train_val_split
 

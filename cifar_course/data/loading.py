@@ -11,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import DATA_ENV, current
 from .errors import ChecksumError, CorruptDataError, DatasetNotFoundError
 from .sources import Arrays, file_digest, read_keras_download, read_source
 
-DATA_ENV = "CIFAR_COURSE_DATA"
-CACHE_ENV = "CIFAR_COURSE_CACHE"
 # Bump when the decoded arrays would change (reader fix, new ordering).
 CACHE_VERSION = 1
 
@@ -35,20 +34,21 @@ class SourceInfo:
 
 
 def cache_dir() -> Path:
-    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "cifar_course"
-    return Path(root)
+    """Where decoded arrays are cached: this process's configuration's (``config.current``)."""
+    return current().cache_dir()
 
 
 def resolve_source(source: str | os.PathLike | None = None) -> str | Path:
-    """The explicit source, else ``$CIFAR_COURSE_DATA``, else ``"keras"``.
+    """The explicit source, else the configuration's (``$CIFAR_COURSE_DATA``), else ``"keras"``.
 
     A relative path is looked for from the current folder and then from each
     folder above it: a path set relative to the repository root (as the README
     does) also works from a notebook kernel running in ``lessons/``.
     """
-    from_environment = source is None
+    from_environment = False
     if source is None:
-        source = os.environ.get(DATA_ENV) or "keras"
+        config = current()
+        source, from_environment = config.data or "keras", config.data_from_environment
     if str(source) == "keras":
         return "keras"
     path = Path(source).expanduser()

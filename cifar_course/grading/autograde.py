@@ -22,13 +22,13 @@ import sys
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .checks import GRADING_ENV
+from ..config import GraderSettings, RunConfig
 from .isolated import scrubbed_environment
 from .lessons import nbgrader_api, nbgrader_metadata
-from .sandbox import SANDBOX_ENV, check_available, descendants, sandbox_kind
+from .sandbox import check_available, descendants
 from ..threads import threads_per_worker
 
 PROBLEMS_FILE = "problems.json"  # per course: what collect and autograde found wrong
@@ -36,12 +36,9 @@ PROBLEMS_FILE = "problems.json"  # per course: what collect and autograde found 
 # the parent process writes problems.json, so parallel workers never race on it.
 PROBLEM_MARK = "cifar-course problem\t"
 DEFAULT_MEMORY_LIMIT_GB = 16.0
-# The install digest the workers compare with (taken before the first student).
-INSTALL_DIGEST_ENV = "CIFAR_COURSE_INSTALL_DIGEST"
 # A worker's line asking the parent to void a lesson's grades (the install changed while it ran).
 ZERO_MARK = "cifar-course zero\t"
 TIME_LIMIT_STATUS = 124  # a worker stopped at the grader's time limit (as timeout(1) exits)
-MEMORY_ENV = "CIFAR_COURSE_MEMORY_GB"  # the worker's memory limit, applied by the worker
 
 
 @dataclass
@@ -362,26 +359,15 @@ def _end_with_the_grader(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def autograde_student(course, student: str, profile: str = "grade",
-                      memory_gb: float = DEFAULT_MEMORY_LIMIT_GB, timeout: float = 4 * 3600,
-                      threads: int | None = None, install_digest: str | None = None,
-                      sandbox: str = "bwrap", stand_in: Path | None = None):
-    """Grade one student's lessons in a separate process; returns its exit status and log."""
+def autograde_student(course, student: str, config: RunConfig,
+                      timeout: float = 4 * 3600) -> tuple[str, int, str, float]:
+    """Grade one student's lessons in a separate process, which ``config`` is handed to
+    (the profile, data and threads, and the grader's settings); returns
+    ``(student, exit status, log, seconds)``."""
     command = [sys.executable, "-m", "cifar_course.grading.autograde", str(Path(course).resolve()),
                student]
     start = time.perf_counter()
-    # The notebook kernels and the isolated checks inherit the thread count.
-    limits = {"OMP_NUM_THREADS": str(threads), "CIFAR_COURSE_THREADS": str(threads)} if threads else {}
-    if install_digest:
-        limits[INSTALL_DIGEST_ENV] = install_digest
-    environment = scrubbed_environment(CIFAR_COURSE_PROFILE=profile, PYTHONNOUSERSITE="1",
-                                       **{GRADING_ENV: "1"}, **limits)
-    environment[MEMORY_ENV] = str(memory_gb)
-    environment[SANDBOX_ENV] = sandbox
-    if stand_in:
-        from .stand_in import STAND_IN_ENV
-
-        environment[STAND_IN_ENV] = str(stand_in)
+    environment = scrubbed_environment(config, PYTHONNOUSERSITE="1")
     worker = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, start_new_session=True,
                               cwd=str(Path(course).resolve()))
@@ -413,8 +399,6 @@ def autograde_all(course, students=None, *, jobs: int = 1, profile: str = "grade
                   log=print) -> dict[str, float]:
     """Autograde ``students`` (default: all submitted), ``jobs`` workers at a time, each
     student's kernels in ``sandbox`` ("bwrap", or "none" for submissions you trust)."""
-    from ..profiles import get_profile
-
     check_available(sandbox)
     with course_lock(course):
         return _autograde_all(Path(course), students, jobs=jobs, profile=profile,
@@ -452,14 +436,20 @@ def _autograde_all(course: Path, students, *, jobs, profile, memory_gb, sandbox,
     seconds = {}
     problems = Problems.load(course)
     (course / "logs").mkdir(exist_ok=True)
-    threads = threads_per_worker(jobs)
     from .isolated import install_digest
 
-    digest = install_digest()  # the course as installed before any student's code ran
+    # What every worker is handed: this grader's data and cache, and its own settings. The
+    # kernels and the checkers inherit the thread count.
+    config = RunConfig.from_environment()
+    threads = threads_per_worker(jobs, config)
+    config = replace(config, profile=profile, threads=threads or config.threads,
+                     omp_threads=threads or config.omp_threads,
+                     grader=GraderSettings(sandbox=sandbox, memory_gb=memory_gb,
+                                           stand_in=str(stand_in.resolve()) if stand_in else None,
+                                           # the course as installed before any student's code ran
+                                           install_digest=install_digest()))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(autograde_student, course, s, profile, memory_gb, threads=threads,
-                               install_digest=digest, sandbox=sandbox, stand_in=stand_in)
-                   for s in students]
+        futures = [pool.submit(autograde_student, course, s, config) for s in students]
         for future in as_completed(futures):  # each marker as soon as its student is done
             student, status, output, elapsed = future.result()
             seconds[student] = elapsed
@@ -518,9 +508,10 @@ def _grade_one(course: Path, student: str) -> int:
     """
     import tempfile
 
-    from .isolated import ANSWERS_ENV, install_digest
+    from .isolated import install_digest
 
-    expected = os.environ.get(INSTALL_DIGEST_ENV)
+    config = RunConfig.from_environment()  # what the grader handed this worker
+    expected = config.grader.install_digest if config.grader else None
     submitted = course / "submitted" / student
     # A student whose every notebook was invalid has nothing here: collect said why.
     lessons = sorted(submitted.iterdir()) if submitted.is_dir() else []
@@ -539,9 +530,10 @@ def _grade_one(course: Path, student: str) -> int:
             # the grader seals each test cell's answers beside it, where the kernel cannot.
             kernel_answers = Path(answers) / "kernel"
             kernel_answers.mkdir()
-            if sandbox_kind() == "user":  # the kernel (nobody) must reach its folder
+            if config.grader and config.grader.sandbox == "user":  # nobody must reach it
                 os.chmod(answers, 0o711)
-            os.environ[ANSWERS_ENV] = str(kernel_answers)
+            # nbgrader starts the kernel (and runs the preprocessors) from this process.
+            os.environ.update(config.with_grader(answers=str(kernel_answers)).to_environment())
             outcome = api.autograde(folder.name, student, force=True, create=True)
         if not outcome["success"]:
             status = 1
@@ -686,6 +678,7 @@ def generate_feedback(course, students=None) -> list[Path]:
 
 if __name__ == "__main__":
     _end_with_the_grader(os.getppid())
-    if os.environ.get(MEMORY_ENV):
-        _limit_own_memory(float(os.environ[MEMORY_ENV]))
+    _worker = RunConfig.from_environment().grader
+    if _worker and _worker.memory_gb:
+        _limit_own_memory(_worker.memory_gb)
     sys.exit(_grade_one(Path(sys.argv[1]), sys.argv[2]))

@@ -13,10 +13,8 @@ import numpy as np
 
 from ..data import CLASS_NAMES
 from ..evaluation import predict_proba
-from ..profiles import get_profile
+from ..profiles import Profile, get_profile
 from ..references import BAND_FLOOR, MissingReferenceError, load_references, reference_band
-
-GRADING_ENV = "CIFAR_COURSE_GRADING"  # set by the grader for the kernels it starts
 
 # The smoke profile trains for seconds on synthetic images and has no
 # reference: its metric check only asks for better than chance (10%).
@@ -110,7 +108,7 @@ def check_receptive_field(receptive_field):
             f"k adds (k - 1) x (the product of the strides before it) pixels")
 
 
-def check_training_setup(model: keras.Model, history: dict, profile=None):
+def check_training_setup(model: keras.Model, history: dict, profile: Profile | str):
     """The student's loop: Adam at the profile's learning rate, categorical cross-entropy,
     accuracy, ``fit`` for the profile's epochs with validation data."""
     profile = get_profile(profile)
@@ -761,7 +759,7 @@ def recompute_test_accuracy(model, x_test, y_test) -> float:
     return float((probabilities.argmax(axis=1) == np.ravel(y_test)).mean())
 
 
-def check_test_accuracy(model, stage: str, profile=None, data=None, references=None,
+def check_test_accuracy(model, stage: str, profile: Profile | str, data=None, references=None,
                         under_grader: bool = False) -> str:
     """Recompute the model's test accuracy and compare it with the stage's reference band.
 

@@ -26,22 +26,20 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
+from ..config import RunConfig, current
 from .contract import (DEFAULT_TIMEOUT_S, GRADER_OWNED, REQUEST, HiddenCall, next_answer_folder,
                        read_answer)
 
 # Environment variables a process started by the grader keeps (the isolated
 # checks here, the autograde workers); everything else (tokens, proxies,
 # PYTHONPATH...) is dropped.
-KEPT_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "CIFAR_COURSE_DATA",
-                    "CIFAR_COURSE_CACHE", "CIFAR_COURSE_PROFILE", "CIFAR_COURSE_GRADING",
-                    "CIFAR_COURSE_THREADS", "OMP_NUM_THREADS",
+KEPT_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR",
                     # A GPU machine: where the driver and CUDA libraries are, and which devices.
                     "LD_LIBRARY_PATH", "CUDA_HOME", "CUDA_PATH", "CUDA_VISIBLE_DEVICES",
                     "CUDA_DEVICE_ORDER", "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES")
-# Set by the grader for a notebook's kernel: hidden tests save their answers here.
-ANSWERS_ENV = "CIFAR_COURSE_ANSWERS"
 
 
 def interpreter_first(path: str) -> str:
@@ -55,9 +53,11 @@ def interpreter_first(path: str) -> str:
     return os.pathsep.join([here, *parts])
 
 
-def scrubbed_environment(**settings: str) -> dict:
-    """The kept variables of this process, the torch backend, headless plots, and ``settings``."""
+def scrubbed_environment(config: RunConfig, **settings: str) -> dict:
+    """The kept variables of this process, ``config`` (the course's own settings), the
+    torch backend, headless plots, and ``settings``."""
     environment = {k: os.environ[k] for k in KEPT_ENVIRONMENT if k in os.environ}
+    environment.update(config.to_environment())
     environment.update(KERAS_BACKEND="torch", MPLBACKEND="Agg", **settings)
     environment["PATH"] = interpreter_first(environment.get("PATH", ""))
     return environment
@@ -182,13 +182,13 @@ def decide(request_file: Path, call: HiddenCall, *, settings: dict | None = None
     (under the grader: the hidden test's source); the answer supplies only its
     slots. ``settings`` default to this machine's profile, outside the grader.
     """
-    from ..profiles import PROFILE_ENV, default_profile_name
     from .checker import decide_all
     from .contract import ContractError
 
-    settings = settings or {"profile": default_profile_name(), "under_grader": False}
+    config = current()
+    settings = settings or {"profile": config.profile_name(), "under_grader": False}
     if environment is None:
-        environment = scrubbed_environment(**{PROFILE_ENV: settings["profile"]})
+        environment = scrubbed_environment(replace(config, profile=settings["profile"]))
     try:
         arguments = read_answer(request_file.parent, call)
     except ContractError as error:
@@ -202,7 +202,7 @@ def run_isolated(check: str, *, references_sha256: str | None = None,
                  timeout: float = DEFAULT_TIMEOUT_S, **arguments) -> None:
     """A hidden test: ``checks.<check>(**arguments)`` decided outside the notebook.
 
-    Under the grader (``$CIFAR_COURSE_ANSWERS`` set) it only saves the answer as
+    Under the grader (an answers folder in its settings) it only saves the answer as
     data; the grader decides after the notebook has run, in its own process
     (``nbgrader_ext.DecideHiddenTests``). Elsewhere it decides at once in a
     fresh process and raises AssertionError if the check fails. It returns
@@ -212,7 +212,8 @@ def run_isolated(check: str, *, references_sha256: str | None = None,
     ``references_sha256`` pins the reference metrics file: the check fails if
     the installed file differs (edited from a notebook, or stale).
     """
-    answers = os.environ.get(ANSWERS_ENV)
+    grader = current().grader
+    answers = grader.answers if grader else None
     if answers:
         save_answer(check, arguments, next_answer_folder(Path(answers), check))
         print(f"{check}: answer saved; the grader decides this test after the notebook has run")

@@ -50,12 +50,12 @@ def _hidden_test_id(cell) -> str | None:
 
 def _answer_folders() -> tuple | None:
     """(the kernel's answers folder, the grader's sealed folder), under the grader only."""
-    import os
     from pathlib import Path
 
-    from .isolated import ANSWERS_ENV
+    from ..config import current
 
-    root = os.environ.get(ANSWERS_ENV)
+    grader = current().grader
+    root = grader.answers if grader else None
     return (Path(root), Path(root).parent / "sealed") if root else None
 
 
@@ -135,10 +135,9 @@ class DecideHiddenTests(NbGraderPreprocessor):
     """
 
     def preprocess(self, nb, resources):
-        import os
-
-        from ..profiles import default_profile_name
+        from ..config import current
         from .checker import decide_all
+        from .isolated import scrubbed_environment
         from .contract import ContractError, hidden_calls, read_answer, sealed_folder
 
         folders = _answer_folders()
@@ -175,8 +174,10 @@ class DecideHiddenTests(NbGraderPreprocessor):
                                     "literals": call.literals,
                                     "references_sha256": call.references_sha256})
             plan.append((cell, indices, failures))
-        settings = {"profile": default_profile_name(), "under_grader": True}
-        verdicts = decide_all(entries, settings, environment=dict(os.environ), timeout=timeout)
+        config = current()
+        settings = {"profile": config.profile_name(), "under_grader": True}
+        verdicts = decide_all(entries, settings, environment=scrubbed_environment(config),
+                              timeout=timeout)
         for cell, indices, failures in plan:
             mine = [verdicts[i] for i in indices]
             failed = failures + [message for passed, message in mine if not passed]
@@ -203,24 +204,6 @@ def autograde_preprocessors() -> list:
         else:
             steps.append(step)
     return steps
-
-
-def lost_points(notebook) -> dict:
-    """grade_id -> (score, max points) for each test cell of an executed notebook that the
-    course's autograde would not give full points (nbgrader's rule after the steps above)."""
-    from copy import deepcopy
-
-    from nbgrader.utils import determine_grade, is_solution
-
-    lost = {}
-    for cell in deepcopy(notebook).cells:
-        if cell.cell_type != "code" or not is_grade(cell) or is_solution(cell):
-            continue
-        WarningsAreNotFailures().preprocess_cell(cell, {}, 0)
-        score, maximum = determine_grade(cell)
-        if score != maximum:
-            lost[cell.metadata.nbgrader["grade_id"]] = (score, maximum)
-    return lost
 
 
 def feedback_preprocessors() -> list:

@@ -50,7 +50,6 @@ from jupyter_client.manager import AsyncKernelManager
 
 # The grader sets it for its workers from --sandbox ("bwrap" unless told "none");
 # unset, as in a plain `nbgrader autograde`, kernels start unsandboxed.
-SANDBOX_ENV = "CIFAR_COURSE_SANDBOX"
 SANDBOXES = ("bwrap", "user", "none")
 SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 NOBODY = "65534"
@@ -65,10 +64,14 @@ class SandboxError(RuntimeError):
 
 
 def sandbox_kind() -> str:
-    """The sandbox a worker's kernels start in (unset: none, as in a plain nbgrader run)."""
-    kind = os.environ.get(SANDBOX_ENV, "none")
+    """The sandbox a worker's kernels start in (not under the grader: none, as in a plain
+    nbgrader run)."""
+    from ..config import current
+
+    grader = current().grader
+    kind = grader.sandbox if grader else "none"
     if kind not in SANDBOXES:
-        raise SandboxError(f"{SANDBOX_ENV}={kind!r}: use one of {', '.join(SANDBOXES)}")
+        raise SandboxError(f"sandbox {kind!r}: use one of {', '.join(SANDBOXES)}")
     return kind
 
 
@@ -160,7 +163,7 @@ def kernel_environment(home: str) -> tuple[dict, list]:
     Its data is the grader's stand-in alone (an absolute path), or none; its decoded-data
     cache, keras' and matplotlib's folders are in its own home.
     """
-    from ..data.loading import CACHE_ENV, DATA_ENV
+    from ..config import CACHE_ENV, DATA_ENV
     from .stand_in import stand_in_path
 
     settings = {"HOME": home, "TMPDIR": home, "MPLCONFIGDIR": f"{home}/matplotlib",
@@ -322,12 +325,12 @@ class SandboxedKernelManager(AsyncKernelManager):
         return await super().start_kernel(**kw)
 
     def format_kernel_cmd(self, extra_arguments=None) -> list[str]:
-        from .isolated import ANSWERS_ENV
+        from ..config import current
 
         command = super().format_kernel_cmd(extra_arguments)
         cwd = str(Path(self.cwd or os.getcwd()).resolve())
-        writable = [cwd, self.sockets] + (
-            [os.environ[ANSWERS_ENV]] if os.environ.get(ANSWERS_ENV) else [])
+        grader = current().grader
+        writable = [cwd, self.sockets] + ([grader.answers] if grader and grader.answers else [])
         if self.kind == "user":
             home = Path(self.sockets) / "home"
             home.mkdir(exist_ok=True)

@@ -19,8 +19,6 @@ import numpy as np
 from ..data.copies import STAND_IN_FILE
 from ..data.sources import Arrays
 
-# The worker's variable naming the stand-in file (read by the sandbox, set by the grader).
-STAND_IN_ENV = "CIFAR_COURSE_STAND_IN"
 
 
 def stand_in_arrays(arrays: Arrays, profile) -> Arrays:
@@ -44,9 +42,10 @@ def stand_in_arrays(arrays: Arrays, profile) -> Arrays:
 
 def stand_in_path() -> str | None:
     """The stand-in the grader gave this worker's kernels (absolute), or None."""
-    import os
+    from ..config import current
 
-    path = os.environ.get(STAND_IN_ENV)
+    grader = current().grader
+    path = grader.stand_in if grader else None
     return str(Path(path).resolve()) if path else None
 
 

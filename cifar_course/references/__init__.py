@@ -44,15 +44,6 @@ class MissingReferenceError(LookupError):
     """No reference was measured for this stage and profile."""
 
 
-def restored_val_accuracy(run: dict) -> float | None:
-    """Validation accuracy of the weights a recorded run ends with (its best validation-loss
-    epoch, from the curve the runner keeps); ``None`` where the curve was not recorded."""
-    curve = run.get("epochs", {}).get("val_accuracy")
-    if not curve or not run.get("best_epoch"):
-        return None
-    return curve[run["best_epoch"] - 1]
-
-
 def shipped_references_path() -> Path:
     return Path(str(resources.files(__package__).joinpath(REFERENCES_FILE)))
 
@@ -141,6 +132,15 @@ def training_time(profile: str, references: dict | None = None) -> str | None:
     return f"{math.floor(low / 60)} to {math.ceil(high / 60)} minutes"
 
 
+def has_band_for_every_stage(profile: str) -> bool:
+    """Whether every stage has enough seeds in ``profile`` for a reference band."""
+    from ..stages import STAGES
+
+    measured = load_references()["profiles"].get(profile, {}).get("stages", {})
+    return all(len(measured.get(stage.name, {}).get("test_accuracy", {}).get("values", []))
+               >= MIN_SEEDS_FOR_A_BAND for stage in STAGES)
+
+
 def pooled_std(entries: list[dict]) -> float:
     """The standard deviation pooled over stages: sqrt of the dof-weighted mean variance."""
     dof = [len(e["values"]) - 1 for e in entries if len(e["values"]) > 1]
@@ -151,5 +151,4 @@ def pooled_std(entries: list[dict]) -> float:
 
 
 __all__ = ["BAND_RULE", "PROTOCOL", "Band", "MissingReferenceError", "load_references", "reference_band",
-           "restored_val_accuracy",
            "shipped_references_path"]

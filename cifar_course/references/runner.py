@@ -37,6 +37,8 @@ import keras
 
 from ..profiles import get_profile, with_settings
 from ..stages import STAGES, get_stage
+from ..config import RunConfig
+from ..recipes import recipe_of
 from ..threads import threads_per_worker
 from . import PROTOCOL, load_references, shipped_references_path
 
@@ -213,36 +215,21 @@ def _run_signature(profile, data_sha256: str | None = None) -> dict:
     signature = {"protocol": PROTOCOL, "profile": profile_settings(profile)}
     if data_sha256 is not None:
         signature["data_sha256"] = data_sha256
-    if profile.recipe == "speedrun":
-        from ..speedrun import SPEEDRUN
-
-        signature["recipe"] = SPEEDRUN.settings()
+    recipe_settings = recipe_of(profile).settings()
+    if recipe_settings:
+        signature["recipe"] = recipe_settings
     return json.loads(json.dumps(signature))
 
 
 def _recipe_changes(profile, name: str) -> dict:
-    """A speedrun variant's settings that differ from the speedrun's, as JSON stores them
-    (recorded with each of its runs, so that a redefined variant is measured again)."""
-    if profile.recipe != "speedrun":
-        return {}
-    from ..speedrun.recipe import SPEEDRUN, speedrun_config
-
-    base, variant = SPEEDRUN.settings(), speedrun_config(name).settings()
-    return json.loads(json.dumps({k: v for k, v in variant.items() if base.get(k) != v}))
+    """What run ``name`` changes from its recipe's settings, as JSON stores it."""
+    return json.loads(json.dumps(recipe_of(profile).changes(name)))
 
 
 def run_names(profile, stages=None) -> list[str]:
-    """What a profile's references are of: the stages asked for (default all), or the
-    speedrun and the variants of it asked for (default the speedrun alone)."""
-    if profile.recipe == "speedrun":
-        from ..speedrun.recipe import NAME, VARIANTS
-
-        for name in stages or ():
-            if name != NAME and name not in VARIANTS:
-                raise ValueError(f"profile {profile.name!r} runs the speedrun ({NAME!r}) or its "
-                                 f"variants ({', '.join(VARIANTS)}), not {name!r}")
-        return list(stages) if stages else [NAME]
-    return [get_stage(s).name for s in stages] if stages else [s.name for s in STAGES]
+    """What a profile's references are of: the runs of its recipe asked for (a stage
+    recipe: default all; the speedrun: it and the variants asked for)."""
+    return recipe_of(profile).run_names(profile, stages)
 
 
 def _train_resumably(run, profile, seed, data, folder: Path, extra_callbacks=(), *,
@@ -257,17 +244,8 @@ def _train_resumably(run, profile, seed, data, folder: Path, extra_callbacks=(),
     callbacks = [keras.callbacks.BackupAndRestore(str(folder / "backup")),
                  EpochSeconds(), keras.callbacks.CSVLogger(str(log), append=True),
                  *extra_callbacks]
-    if profile.recipe == "speedrun":
-        # A resumed speedrun restarts its weight average from the restored weights.
-        from ..speedrun import speedrun_config, train_speedrun
-
-        result = train_speedrun(profile, seed=seed, data=data, config=speedrun_config(run),
-                                verbose=0, extra_callbacks=callbacks)
-    else:
-        from ..training import train_stage
-
-        result = train_stage(run, profile, seed=seed, data=data, verbose=verbose,
-                             extra_callbacks=callbacks, model=model)
+    result = recipe_of(profile).train(run, profile, seed=seed, data=data, verbose=verbose,
+                                      extra_callbacks=callbacks, model=model)
     summary = result.summary()
     epochs = _read_epoch_log(log)
     if epochs:  # a resumed run: the whole run's epochs and time, not only the last leg's
@@ -325,7 +303,7 @@ def run_references(profile_name: str, seeds=(0, 1, 2), stages=None, source=None,
         if output is None or Path(output).resolve() == shipped_references_path().resolve():
             raise ValueError("a tuning trial (changed settings) writes its runs to a file of its "
                              "own, never to the package's references: give --output, then "
-                             "benchmarks/tuning_table.py --add that file")
+                             "experiments/tuning_table.py --add that file")
         profile = with_settings(profile, settings)
     if profile.synthetic:
         raise ValueError(f"Profile {profile.name!r} uses synthetic images: references must "
@@ -390,7 +368,7 @@ def _run_in_parallel(profile, pending, source, output: Path, signature: dict, fo
     interrupted parent: called again, a process whose run is already in its file
     skips it, and the run is merged then.
     """
-    threads = threads_per_worker(jobs)
+    threads = threads_per_worker(jobs, RunConfig.from_environment())
 
     def run_one(name: str, seed: int) -> tuple[Path, Path, int]:
         own = backup_folder(profile, name, seed, signature)

@@ -1,6 +1,6 @@
 """Where a speedrun run's time goes on this machine (docs/speedrun.md, "Time on a CPU").
 
-    python benchmarks/speedrun_time.py [--batch-size 1024] [--steps 3] [--images 2000]
+    python experiments/speedrun_time.py [--batch-size 1024] [--steps 3] [--images 2000]
 
 Prints, on synthetic images (speed does not depend on pixel values): the
 input pipeline's seconds per batch (alternating flips and translations in

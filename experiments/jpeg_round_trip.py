@@ -1,6 +1,6 @@
 """How much one more JPEG round trip changes the course's CIFAR-10 copy (docs/speedrun.md).
 
-    python benchmarks/jpeg_round_trip.py [--images 2000]
+    python experiments/jpeg_round_trip.py [--images 2000]
 
 Prints the RMS change, in grey levels, of the first training images after one
 more round trip at quality 75 (the copy's own) and at 90: a second round trip

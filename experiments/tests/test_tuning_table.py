@@ -1,4 +1,4 @@
-"""benchmarks/tuning_table.py: the full profile's tuning trials and their published table."""
+"""experiments/tuning_table.py: the full profile's tuning trials and their published table."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-from benchmark_scripts import load_benchmark
+import importlib
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def tuning_table():
-    return load_benchmark("tuning_table")
+    return importlib.import_module("tuning_table")
 
 
 def _run(lr, seed, val_curve, best_epoch, date="2026-12-01T10:00:00+00:00"):

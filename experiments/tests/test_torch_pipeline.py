@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 
 import cifar_course  # noqa: F401
-from cifar_course.data.torch_pipeline import make_dataloader
+from torch_pipeline import make_dataloader
 from cifar_course.models import build_baseline_cnn
 
 

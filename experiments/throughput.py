@@ -4,9 +4,9 @@ Both sides train the course's final-stage network (same layers, initial
 weights copied from keras to torch, AdamW, label smoothing 0.1, dropout 0.5)
 on the same uint8 images and batch size, with the same thread count, in one
 process. Augmentation is left out of both so the comparison is of the
-training machinery; benchmarks/input_pipeline.py measures augmentation.
+training machinery; experiments/input_pipeline.py measures augmentation.
 
-    python benchmarks/throughput.py [--batch-size 128] [--images 5120] [--repeats 3]
+    python experiments/throughput.py [--batch-size 128] [--images 5120] [--repeats 3]
 
 Prints the best images/second of each side and their keras/pytorch ratio, for
 training (``fit`` against a hand-written loop) and for inference (``predict``

@@ -9,7 +9,7 @@ order, augmentation and TTA are its own. It trains on the training images of
 ``$CIFAR_COURSE_DATA`` (all 50,000, its own setting, or a stratified ``--train-size``)
 and tests on the 10,000 test images:
 
-    python benchmarks/airbench94_original.py --airbench airbench94.py --seed 0
+    python experiments/airbench94_original.py --airbench airbench94.py --seed 0
 
 The arrays it hands airbench (``train.pt``, ``test.pt``, as its loader reads them) are
 written under the course's cache folder, never into the repository.

@@ -8,8 +8,8 @@ profile's settings (or on fewer training images, ``--train-size``), and appends
 its figures to a record, docs/fixed-settings-pilots.json; ``--page`` writes the
 record as a markdown page, beside the final stage's own reference runs:
 
-    python benchmarks/fixed_settings_pilot.py --head flatten --seed 0
-    python benchmarks/fixed_settings_pilot.py --page docs/fixed-settings-pilots.md
+    python experiments/fixed_settings_pilot.py --head flatten --seed 0
+    python experiments/fixed_settings_pilot.py --page docs/fixed-settings-pilots.md
 
 A pilot chooses nothing and changes no reference. Pilots are compared on the
 validation accuracy of the weights they end with (EarlyStopping restores those of
@@ -80,7 +80,7 @@ def run_pilot(settings: dict, seed: int, profile_name: str = "full", threads: in
 
 def run_figures(run: dict) -> dict:
     """What a row of the page shows of a run, as the reference runner summarises it."""
-    from cifar_course.references import restored_val_accuracy
+    from tuning_table import restored_val_accuracy
 
     return {"seed": run["seed"], "epochs_run": run["epochs_run"], "best_epoch": run["best_epoch"],
             "val_accuracy": restored_val_accuracy(run),
@@ -112,7 +112,7 @@ def page(pilots: list[dict], references: list[dict]) -> str:
     lines = [
         "# Pilots of what the final stage fixes",
         "",
-        "Written by `python benchmarks/fixed_settings_pilot.py --page docs/fixed-settings-pilots.md` "
+        "Written by `python experiments/fixed_settings_pilot.py --page docs/fixed-settings-pilots.md` "
         "from [fixed-settings-pilots.json](fixed-settings-pilots.json); do not edit by hand. "
         "The tuning trials ([tuning-full.md](tuning-full.md)) vary what the stages leave free. "
         "A pilot varies what the final stage fixes (the head, the dropout rate, AdamW's "

@@ -1,11 +1,11 @@
-"""benchmarks/fixed_settings_pilot.py: pilots of what the final stage fixes."""
+"""experiments/fixed_settings_pilot.py: pilots of what the final stage fixes."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from benchmark_scripts import load_benchmark
+import importlib
 
 from cifar_course.models import build_baseline_cnn
 from cifar_course.stages import FINAL_STAGE
@@ -14,7 +14,7 @@ from cifar_course.training import train_stage
 
 @pytest.fixture(scope="module")
 def pilot():
-    return load_benchmark("fixed_settings_pilot")
+    return importlib.import_module("fixed_settings_pilot")
 
 
 def test_a_pilot_of_the_stage_own_settings_is_the_stage_run(pilot):
@@ -48,7 +48,7 @@ def test_the_published_page_is_the_record(pilot):
     record = json.loads(pilot.RECORD.read_text())
     page = pilot.page(record, pilot.reference_rows())
     assert (pilot.RECORD.parent / "fixed-settings-pilots.md").read_text() == page, \
-        "stale: python benchmarks/fixed_settings_pilot.py --page docs/fixed-settings-pilots.md"
+        "stale: python experiments/fixed_settings_pilot.py --page docs/fixed-settings-pilots.md"
 
 
 def test_an_unknown_head_is_refused():

@@ -1,7 +1,7 @@
 """Input pipelines: augmentation inside the model (Keras layers, batched) against
 torchvision transforms in a DataLoader (per image, in workers).
 
-    python benchmarks/input_pipeline.py [--images 10240] [--batch-size 128]
+    python experiments/input_pipeline.py [--images 10240] [--batch-size 128]
 
 Prints images/second of the augmentation alone for each variant, and of one
 training epoch of the final-stage model fed each way.
@@ -18,7 +18,7 @@ import cifar_course  # noqa: F401  (torch backend)
 import torch
 
 from cifar_course.augmentation import build_augmentation
-from cifar_course.data.torch_pipeline import make_dataloader
+from torch_pipeline import make_dataloader
 from cifar_course.models import build_baseline_cnn
 from cifar_course.profiles import get_profile
 from cifar_course.stages import FINAL_STAGE

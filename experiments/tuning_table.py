@@ -8,7 +8,7 @@ that the package's references change only once a setting is chosen (in
 
     cifar-course references run --profile full --stages callbacks --seeds 0 1 \\
         --set erasing_probability=0.1 --output /tmp/trial.json
-    python benchmarks/tuning_table.py --add /tmp/trial.json --out docs/tuning-full.md
+    python experiments/tuning_table.py --add /tmp/trial.json --out docs/tuning-full.md
 
 ``--add`` copies each trial's runs (settings, validation curve, figures,
 provenance) into docs/tuning-full.json, the trials' record; the table is written
@@ -24,7 +24,6 @@ import json
 import sys
 from pathlib import Path
 
-from cifar_course.references import restored_val_accuracy
 
 REPO = Path(__file__).resolve().parents[1]
 RECORD = REPO / "docs" / "tuning-full.json"
@@ -33,6 +32,15 @@ STAGE = "callbacks"
 # The settings every full-profile trial has a column for; any other a trial sets is listed.
 COLUMNS = ("name", "train_size", "val_size", "test_size", "epochs", "batch_size",
            "learning_rate", "reduce_lr_patience", "reduce_lr_min_delta", "synthetic")
+
+
+def restored_val_accuracy(run: dict) -> float | None:
+    """Validation accuracy of the weights a recorded run ends with (its best validation-loss
+    epoch, from the curve the runner keeps); ``None`` where the curve was not recorded."""
+    curve = run.get("epochs", {}).get("val_accuracy")
+    if not curve or not run.get("best_epoch"):
+        return None
+    return curve[run["best_epoch"] - 1]
 
 
 def trial_runs(path: Path) -> list[dict]:
@@ -82,7 +90,7 @@ def markdown(record: list[dict], chosen: dict | None = None) -> str:
     lines = [
         "# Tuning the full profile, on validation",
         "",
-        "Written by `python benchmarks/tuning_table.py` from [tuning-full.json](tuning-full.json), "
+        "Written by `python experiments/tuning_table.py` from [tuning-full.json](tuning-full.json), "
         "the trials as the reference runner recorded them; do not edit by hand. Each trial is the "
         f"final stage ({STAGE}) trained once in the `{PROFILE}` profile with one setting of what "
         "the stages leave free. It is judged on the validation accuracy of the weights it ends "

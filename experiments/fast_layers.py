@@ -1,7 +1,7 @@
 """What the course's fast layers buy: the course CNN built from them against the same
 network built from plain keras layers (what lesson 01's student writes).
 
-    python benchmarks/fast_layers.py [--batch-size 128] [--images 2560] [--repeats 3]
+    python experiments/fast_layers.py [--batch-size 128] [--images 2560] [--repeats 3]
 
 Prints the best images/second over ``--repeats`` of one training epoch (``fit``)
 and of ``predict`` for each, and their ratio. Run it under each keras version to

@@ -4,7 +4,7 @@ The course puts augmentation inside the model (Keras layers); this is the
 other way, the reference project's: per-image torchvision transforms run by
 DataLoader workers. ``keras.Model.fit`` accepts the loader directly; pass
 ``shuffle=False`` to ``fit`` (the loader shuffles itself, and keras warns that
-its own ``shuffle=True`` default is ignored). The benchmarks compare the two.
+its own ``shuffle=True`` default is ignored). input_pipeline.py compares the two.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from .sources import CIFAR10_MEAN
+from cifar_course.data.sources import CIFAR10_MEAN
 
 
 def reference_transforms() -> v2.Compose:
