@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -90,6 +89,7 @@ def cmd_train(args) -> int:
     from .config import current
     from .profiles import get_profile
     from .recipes import recipe_of
+    from .run_folder import RunFolder
     from .training import prepare_data
 
     profile = get_profile(args.profile or current().profile_name())
@@ -101,12 +101,10 @@ def cmd_train(args) -> int:
     out = Path(args.out or f"runs/{run}-{profile.name}-seed{args.seed}")
     print(recipe.describe(run, profile, data, args.seed), flush=True)
     result = recipe.train(run, profile, seed=args.seed, data=data, out_dir=out, verbose=verbose)
-    result.model.save(out / "model.keras")
-    (out / "history.json").write_text(json.dumps(result.history, indent=1))
     summary = result.summary()
     summary["per_class_accuracy"] = result.test["per_class_accuracy"]
     summary["most_confused"] = result.test["most_confused"]
-    (out / "metrics.json").write_text(json.dumps(summary, indent=1))
+    RunFolder(out).write(history=result.history, metrics=summary, model=result.model)
     plots.plot_history(result.history, out / "curves.png", title=f"{title} ({result.profile})")
     plots.plot_confusion_matrix(result.test["confusion_matrix"], out / "confusion_matrix.png")
     plots.plot_reliability_diagram(result.test["probabilities"], result.test["labels"],
@@ -254,117 +252,9 @@ def cmd_lessons(args) -> int:
 
 def cmd_grade(args) -> int:
     _needs_nbgrader()
-    from .grading import autograde
-    from .grading.lessons import release
+    from .grading.commands import ACTIONS
 
-    course = Path(args.course)
-    if args.action == "release":
-        for lesson, path in release(args.solutions, course).items():
-            print(f"released {lesson}: {path}")
-        return 0
-    if args.action == "due":
-        return _cmd_due(args, course)
-    if args.action == "gradescope":
-        from .grading.gradescope import build_autograder
-
-        if not args.lessons or not args.out:
-            raise SystemExit("error: gradescope needs --lessons (one or more) and --out FILE.zip")
-        path = build_autograder(course, args.solutions, args.lessons, args.out,
-                                profile=args.profile, sandbox=args.sandbox, data=args.data,
-                                wheel=args.wheel, penalty_per_day=args.penalty_per_day or 0.0,
-                                memory_gb=args.memory_gb)
-        print(f"wrote {path}: upload it as the assignment's autograder in Gradescope (Ubuntu "
-              f"24.04 base image); see the README's Gradescope section for its resources")
-        return 0
-    if args.action == "autograde":
-        if not args.submissions:
-            raise SystemExit("error: autograde needs the folder of submissions (one folder or "
-                             ".zip per student)")
-        if not (course / "gradebook.db").exists():
-            raise SystemExit(f"error: {course} has no gradebook: run `cifar-course grade release "
-                             f"--course {course}` first")
-        students = None
-        if args.shard:
-            from .grading.shards import parse_shard, shard_course, shard_students
-
-            index, count = parse_shard(args.shard)
-            students = shard_students(autograde.submission_entries(args.submissions), index, count)
-            course = shard_course(course, index, count)
-            print(f"shard {index} of {count}: {len(students)} students, graded in {course}")
-        times = {}
-        if args.submitted_at:
-            from .grading.late import read_submission_times
-
-            times = read_submission_times(args.submitted_at)
-        collected = autograde.collect(args.submissions, course, students, regrade=args.regrade,
-                                      submitted_at=times)
-        print(f"collected {sum(map(len, collected.values()))} notebooks from {len(collected)} students")
-        seconds = autograde.autograde_all(course, sorted(collected), jobs=args.jobs,
-                                          profile=args.profile, memory_gb=args.memory_gb,
-                                          sandbox=args.sandbox)
-        print(f"graded {len(seconds)} students in {sum(seconds.values()):.0f} worker-seconds "
-              f"({args.jobs} at a time)")
-        if not args.no_feedback:
-            print(f"feedback: {len(autograde.generate_feedback(course, sorted(collected)))} "
-                  f"HTML files under {course / 'feedback'}")
-    if args.action == "jobs":
-        if not args.submissions or not args.shards:
-            raise SystemExit("error: jobs needs the folder of submissions and --shards N")
-        from .grading.shards import write_job_files
-
-        for path in write_job_files(course, args.submissions, args.shards,
-                                    args.out or course / "shards", jobs=args.jobs,
-                                    profile=args.profile, submitted_at=args.submitted_at):
-            print(f"wrote {path}")
-        return 0
-    if args.action == "merge":
-        from .grading.shards import merge_shards
-
-        merged = merge_shards(course)
-        print(f"merged {len(merged)} graded lessons from the shards under {course / 'shards'}")
-    output = args.csv or str(course / "grades.csv")
-    rows = autograde.export_csv(course, output)
-    if args.canvas:
-        from .grading.exports import canvas_csv
-
-        print(f"wrote {canvas_csv(rows, args.canvas)} (Canvas gradebook import)")
-    if args.gradescope:
-        from .grading.exports import export_gradescope
-
-        written = export_gradescope(course, args.gradescope)
-        print(f"wrote {len(written)} Gradescope results.json under {args.gradescope}")
-    if args.feedback_bundles:
-        from .grading.exports import feedback_bundles
-
-        written = feedback_bundles(course, rows, args.feedback_bundles)
-        print(f"wrote {len(written)} feedback bundles (<student>.zip: feedback HTML and "
-              f"scores) under {args.feedback_bundles}")
-    totals = {}
-    for row in rows:
-        score, maximum = totals.get(row["student"], (0.0, 0.0))
-        totals[row["student"]] = (score + row["score"], maximum + row["max_score"])
-    for student, (score, maximum) in totals.items():
-        print(f"{student}: {score:g} / {maximum:g}")
-    print(f"wrote {output}")
-    return 0
-
-
-def _cmd_due(args, course: Path) -> int:
-    from .grading.late import LatePolicy, load_policies, parse_time, set_policy
-
-    if args.lesson:
-        if not args.due:
-            raise SystemExit("error: due --lesson L needs --due TIME (ISO 8601 with the time zone)")
-        policy = LatePolicy(parse_time(args.due),
-                            parse_time(args.late_until) if args.late_until else None,
-                            args.penalty_per_day or 0.0)
-        set_policy(course, args.lesson, policy)
-    for lesson, policy in sorted(load_policies(course).items()):
-        window = (f", accepted late until {policy.late_until.isoformat()}" if policy.late_until
-                  else ", accepted late at any time")
-        print(f"{lesson}: due {policy.due.isoformat()}{window}, {policy.penalty_per_day:.0%} "
-              f"of the score taken per day (or part) late")
-    return 0
+    return ACTIONS[args.action](args, Path(args.course))
 
 
 def _command(commands, name: str, summary: str, description: str, run):

@@ -8,18 +8,17 @@ previous stage and with the references.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import config
 from .profiles import Profile, get_profile
 from .recipes import SPEEDRUN_RECIPE
+from .run_folder import RunFolder
 from .references import load_references
 from .stages import STAGES, Stage, get_stage
 
 RUNS_DIR = Path("runs")
-MODEL_FILE = "model.keras"  # what record saves and saved_model loads, in a stage's run folder
 
 
 @dataclass
@@ -36,10 +35,7 @@ class Lesson:
     def saved_model(self, stage: str | int):
         """The model ``record`` saved for an earlier ``stage`` in this profile and
         folder (the lesson that trains it ran here), or ``None`` where there is none."""
-        import keras
-
-        path = _run_dir(get_stage(stage), self.profile) / MODEL_FILE
-        return keras.saving.load_model(path) if path.exists() else None
+        return RunFolder(_run_dir(get_stage(stage), self.profile)).model()
 
     def train(self, model=None, *, optimizer=None, loss=None, callbacks=None, verbose="auto"):
         """Train this lesson's stage (the student's pieces replace the stage's own)."""
@@ -75,10 +71,7 @@ class Lesson:
                    "test_accuracy": test["accuracy"], "test_loss": test["loss"], "ece": test["ece"],
                    "epochs_run": len(history.get("loss", [])), "best_epoch": best,
                    "best_val_loss": best_val_loss}
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
-        (self.run_dir / "history.json").write_text(json.dumps(history) + "\n")
-        model.save(self.run_dir / MODEL_FILE)  # later lessons can start from it
+        RunFolder(self.run_dir).write(history=history, metrics=summary, model=model)
         print(f"{self.stage.title} ({self.profile.name} profile, seed {self.seed}): test "
               f"accuracy {test['accuracy']:.2%}, test cross-entropy {test['loss']:.3f}, ECE "
               f"{test['ece']:.3f}; lowest validation loss at epoch {best} of "
@@ -86,7 +79,7 @@ class Lesson:
         print(comparison_table([s for s in STAGES if s.number <= self.stage.number], self.profile))
         if curves:
             plot_history(history, title=f"{self.stage.title}: training against validation")
-        previous = _saved(STAGES[self.stage.number - 2], self.profile, "history.json") \
+        previous = RunFolder(_run_dir(STAGES[self.stage.number - 2], self.profile)).history() \
             if self.stage.number > 1 else None
         if previous is not None:
             before = STAGES[self.stage.number - 2].title + " (your run)"
@@ -98,12 +91,6 @@ class Lesson:
 def _run_dir(stage: Stage, profile: Profile) -> Path:
     """Where ``Lesson.record`` saves a stage's run: lessons run in one folder share it."""
     return RUNS_DIR / profile.name / stage.name
-
-
-def _saved(stage: Stage, profile: Profile, name: str = "metrics.json") -> dict | None:
-    """What ``Lesson.record`` saved for a stage (its metrics, or ``history.json``)."""
-    path = _run_dir(stage, profile) / name
-    return json.loads(path.read_text()) if path.exists() else None
 
 
 # What the lessons compare, stage by stage: (key in metrics.json and references.json, heading).
@@ -122,7 +109,7 @@ def comparison_rows(stages, profile: Profile) -> list[dict]:
     measured = load_references().get("profiles", {}).get(profile.name, {}).get("stages", {})
     rows = []
     for stage in stages:
-        run = _saved(stage, profile) or {}
+        run = RunFolder(_run_dir(stage, profile)).metrics() or {}
         reference = measured.get(stage.name, {})
         row = {"stage": stage.name, "title": stage.title,
                "seeds": len(reference.get("seeds", []))}
@@ -207,17 +194,23 @@ def start_lesson(stage: str | int, profile: str | None = None, *, seed: int = 0,
     ``profile``: ``None`` picks ``$CIFAR_COURSE_PROFILE``, else ``full`` on a GPU
     and ``quick`` on a CPU. Under the grader, the grader's profile is used.
     """
+    stage = get_stage(stage)
+    chosen = get_profile(_profile_asked(profile))
+    return Lesson(stage=stage, profile=chosen, seed=seed, data=_begin(chosen, seed, load_data))
+
+
+def _begin(profile: Profile, seed: int, load_data: bool):
+    """What every lesson's start does once its profile is chosen: say where it runs, load
+    the profile's data (returned) and seed the models the lesson builds."""
     import keras
 
     from .training import prepare_data
 
-    chosen = get_profile(_profile_asked(profile))
-    stage = get_stage(stage)
-    _announce(chosen)
-    data = prepare_data(chosen) if load_data else None
+    _announce(profile)
+    data = prepare_data(profile) if load_data else None
     _describe_data(data)
-    keras.utils.set_random_seed(seed)  # the models this lesson builds start from this seed
-    return Lesson(stage=stage, profile=chosen, seed=seed, data=data)
+    keras.utils.set_random_seed(seed)
+    return data
 
 
 # --- lesson 09: the speedrun ---------------------------------------------------------
@@ -251,9 +244,7 @@ class SpeedrunLesson:
         from .plots import plot_history
 
         summary = result.summary()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
-        (self.run_dir / "history.json").write_text(json.dumps(result.history) + "\n")
+        RunFolder(self.run_dir).write(history=result.history, metrics=summary)
         print(f"speedrun ({self.profile.name} profile, seed {self.seed}, {result.epochs_run} "
               f"epochs, {result.train_seconds:.0f} s of training): test accuracy "
               f"{summary['test_accuracy']:.2%} with test-time augmentation, "
@@ -308,16 +299,8 @@ def speedrun_ablation(profile: str = SPEEDRUN_ABLATION_PROFILE) -> str:
 def start_speedrun(profile: str | None = None, *, seed: int = 0, load_data: bool = True) -> SpeedrunLesson:
     """``start_lesson`` for lesson 09: a course profile (``quick``) runs as its speedrun
     profile (``speedrun-quick``); a speedrun profile may also be named directly."""
-    import keras
-
-    from .training import prepare_data
-
     chosen = SPEEDRUN_RECIPE.profile_for(get_profile(_profile_asked(profile)))
-    _announce(chosen)
-    data = prepare_data(chosen) if load_data else None
-    _describe_data(data)
-    keras.utils.set_random_seed(seed)
-    return SpeedrunLesson(profile=chosen, seed=seed, data=data)
+    return SpeedrunLesson(profile=chosen, seed=seed, data=_begin(chosen, seed, load_data))
 
 
 # airbench94's published mean test accuracy (1,000 runs, canonical CIFAR-10; its

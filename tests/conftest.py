@@ -10,6 +10,13 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "torch")  # tests import keras directly too
+# Under pytest-xdist (-n N), each worker gets its share of the cores, for torch here and
+# for the kernels and processes its tests start: threads that outnumber the cores slow
+# every training down many times over.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _share = max(1, len(os.sched_getaffinity(0)) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ.setdefault("CIFAR_COURSE_THREADS", str(_share))
+    os.environ.setdefault("OMP_NUM_THREADS", str(_share))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_ARCHIVE = REPO.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"

@@ -1,7 +1,8 @@
 """experiments/airbench94_original.py: airbench94's own code made to run on the CPU."""
 
-import pytest
 import importlib
+
+import pytest
 
 airbench = importlib.import_module("airbench94_original")
 

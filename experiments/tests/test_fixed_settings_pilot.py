@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import pytest
-import importlib
 
 from cifar_course.models import build_baseline_cnn
 from cifar_course.stages import FINAL_STAGE

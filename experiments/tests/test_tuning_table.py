@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
 import pytest
-import importlib
 
 REPO = Path(__file__).resolve().parents[2]
 
