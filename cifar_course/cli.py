@@ -198,8 +198,8 @@ def _setting(text: str) -> tuple[str, str]:
 def cmd_references(args) -> int:
     from .profiles import get_profile
     from .references import load_references
-    from .references.runner import (ablation_table, merge_references, run_names, run_references,
-                                    table_markdown)
+    from .references.runner import merge_references, run_names, run_references
+    from .references.tables import ablation_table, table_markdown
 
     if args.set and args.action != "run":
         raise SystemExit(f"error: --set changes the settings of runs to measure; references "

@@ -279,7 +279,7 @@ SPEEDRUN_ABLATION_PROFILE = "speedrun-quick"  # where the ablation's variants ar
 def speedrun_ablation(profile: str = SPEEDRUN_ABLATION_PROFILE) -> str:
     """What each idea buys: the speedrun and its variants (one idea out each), measured
     in ``profile`` (``references.json``), with the seeds and the setting they ran in."""
-    from .references.runner import ablation_table
+    from .references.tables import ablation_table
 
     entry = load_references()["profiles"].get(profile)
     if not entry or len(entry["stages"]) < 2:

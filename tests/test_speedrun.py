@@ -185,7 +185,8 @@ def test_the_ablations_switches_change_the_network_and_the_flips():
 
 
 def test_a_speedrun_profiles_table_shows_each_variants_change_and_its_accuracy_without_tta():
-    from cifar_course.references.runner import ablation_table, aggregate
+    from cifar_course.references.runner import aggregate
+    from cifar_course.references.tables import ablation_table
 
     def entry(accuracies):
         runs = [{"seed": seed, "test_accuracy": a, "test_accuracy_without_tta": a - 0.01,
