@@ -14,7 +14,8 @@ os.environ.setdefault("KERAS_BACKEND", "torch")  # tests import keras directly t
 # for the kernels and processes its tests start: threads that outnumber the cores slow
 # every training down many times over.
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
-    _share = max(1, len(os.sched_getaffinity(0)) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    _share = max(1, (_cores or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))  # macOS: no affinity
     os.environ.setdefault("CIFAR_COURSE_THREADS", str(_share))
     os.environ.setdefault("OMP_NUM_THREADS", str(_share))
 
