@@ -137,8 +137,14 @@ def mark_grading(profile: str) -> None:
     it); the settings a ``cifar-course grade`` worker was given are kept.
     """
     config = RunConfig.from_environment()
-    os.environ.update(replace(config, profile=config.profile or profile,
-                              grader=config.grader or GraderSettings()).to_environment())
+    publish(replace(config, profile=config.profile or profile,
+                    grader=config.grader or GraderSettings()))
+
+
+def publish(config: RunConfig) -> None:
+    """Make ``config`` this process's, for what it starts without an environment of its own
+    (nbgrader starts the notebook kernels from the grader's): the one writer of the variables."""
+    os.environ.update(config.to_environment())
 
 
 def default_profile() -> str:

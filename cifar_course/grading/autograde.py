@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..config import GraderSettings, RunConfig
+from ..config import GraderSettings, RunConfig, publish
 from .isolated import scrubbed_environment
 from .lessons import nbgrader_api, nbgrader_metadata
 from .sandbox import check_available, descendants
@@ -533,7 +533,7 @@ def _grade_one(course: Path, student: str) -> int:
             if config.grader and config.grader.sandbox == "user":  # nobody must reach it
                 os.chmod(answers, 0o711)
             # nbgrader starts the kernel (and runs the preprocessors) from this process.
-            os.environ.update(config.with_grader(answers=str(kernel_answers)).to_environment())
+            publish(config.with_grader(answers=str(kernel_answers)))
             outcome = api.autograde(folder.name, student, force=True, create=True)
         if not outcome["success"]:
             status = 1
