@@ -17,15 +17,15 @@ from .config import RunConfig
 
 
 
-def configure_threads(threads: int | None) -> int:
-    """Use ``threads`` (None: leave torch's default); return the count torch uses."""
+def configure_threads(threads: int | None) -> None:
+    """Have torch use ``threads`` CPU threads (None: leave it as it is, without importing it)."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, not {threads}")
     import torch
 
-    if threads is not None:
-        if threads < 1:
-            raise ValueError(f"threads must be at least 1, not {threads}")
-        torch.set_num_threads(threads)
-    return torch.get_num_threads()
+    torch.set_num_threads(threads)
 
 
 CGROUP = Path("/sys/fs/cgroup")

@@ -4,6 +4,7 @@ one recipe interface: no code branches on a recipe's name."""
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,28 @@ def test_every_profile_has_a_recipe_and_lesson_09_runs_a_speedrun_profile():
         assert recipe_of(chosen) is SPEEDRUN_RECIPE, name
     with pytest.raises(ValueError, match="not 'baseline'"):
         SPEEDRUN_RECIPE.run_names(get_profile("speedrun"), ["baseline"])
+
+
+@pytest.mark.parametrize("environment, imports_torch", [
+    ({"CIFAR_COURSE_THREADS": "1"}, True),  # set here, for torch
+    ({"CIFAR_COURSE_THREADS": "1", "OMP_NUM_THREADS": "1"}, False),  # torch takes OMP's itself
+    ({}, False),
+])
+def test_the_thread_count_reaches_torch_and_importing_the_course_does_not_cost_torch(
+        environment, imports_torch):
+    """The command line and the grading workers never train: they import neither torch
+    nor scikit-learn (seconds each, in every one of a class's worker processes)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, cifar_course.cli, cifar_course.grading.autograde\n"
+             "print('torch' in sys.modules, 'sklearn' in sys.modules)\n"
+             "import torch\nprint(torch.get_num_threads())")
+    kept = {k: v for k, v in os.environ.items()
+            if k not in ("CIFAR_COURSE_THREADS", "OMP_NUM_THREADS")}
+    done = subprocess.run([sys.executable, "-c", probe], env={**kept, **environment},
+                          capture_output=True, text=True, check=True)
+    imported, threads = done.stdout.splitlines()
+    assert imported == f"{imports_torch} False"
+    if environment:
+        assert threads == "1"

@@ -123,6 +123,40 @@ def test_one_checker_decides_several_checks_with_the_graders_settings(tmp_path):
     assert decide(tmp_path / "a" / "request.json", call)[0]
 
 
+def test_a_kernels_hidden_tests_share_one_checker_that_a_timeout_replaces(tmp_path):
+    """Outside the grader, run_isolated decides in one checker process per kernel (as the
+    grader decides a notebook in one): reused while it lives, started anew once a batch
+    outran its timeout (which ends it) or the environment changed."""
+    from cifar_course.config import RunConfig
+    from cifar_course.grading import checker
+    from cifar_course.grading.isolated import scrubbed_environment
+
+    call = HiddenCall("check_label_smoothing_loss", 1, slots=("loss",), literals={"smoothing": 0.1})
+    save_answer(call.check, {"loss": keras.losses.CategoricalCrossentropy(label_smoothing=0.1)},
+                tmp_path / "a")
+    entry = {"check": call.check, "arguments": read_answer(tmp_path / "a", call),
+             "literals": call.literals, "references_sha256": None}
+    settings = {"profile": "smoke", "under_grader": False}
+    environment = scrubbed_environment(RunConfig.from_environment())
+    first = checker.shared_checker(environment)
+    assert first.decide([entry], settings, timeout=300) == [(True, "")]
+    assert checker.shared_checker(environment) is first and first.alive
+    assert first.decide([entry, {**entry, "check": "not_a_check"}], settings, timeout=300)[0][0]
+
+    [(passed, message)] = first.decide([entry], {**settings, "profile": "no such profile"},
+                                       timeout=300)
+    assert not passed and "could not be decided" in message  # it died saying why
+    assert "no such profile" in message and not first.alive
+
+    second = checker.shared_checker(environment)
+    assert second is not first
+    [(passed, message)] = second.decide([entry], settings, timeout=0.01)  # still importing
+    assert not passed and "took over 0 s" in message and not second.alive
+    third = checker.shared_checker({**environment, "CIFAR_COURSE_PROFILE": "smoke"})
+    assert third is not second and third.decide([entry], settings, timeout=300)[0][0]
+    assert checker.shared_checker(environment) is not third  # another environment: another process
+
+
 @pytest.mark.parametrize("name", ["...zip", "..zip", ".hidden", "a b"])
 def test_an_entry_that_is_not_a_student_id_is_refused_by_name(tmp_path, name):
     subs = tmp_path / "subs"

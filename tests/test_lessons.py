@@ -145,17 +145,6 @@ def test_lesson_04_draws_the_stage_3_model_that_lesson_03_saved(tmp_path):
     assert "No stage 3 model" not in text, text
 
 
-@pytest.mark.real_data
-@pytest.mark.slow
-def test_capstone_in_quick_profile_meets_its_band(real_data, tmp_path, monkeypatch):
-    monkeypatch.setenv("CIFAR_COURSE_DATA", str(real_data))
-    run = execute(SOLUTIONS / "08_capstone.ipynb", tmp_path, "quick", timeout=1200)
-    assert not run.errors, run.errors  # the metric cell compares with the quick band
-    assert (tmp_path / "runs" / "quick" / "callbacks" / "ablation.png").exists()
-    text = "".join(o.get("text", "") for c in run.notebook.cells for o in c.get("outputs", []))
-    assert "Data augmentation" in text and "reference" in text
-
-
 def test_technique_lessons_explain_ask_and_have_the_student_build():
     """Lessons 01-06: at least 600 words, 8 lines the student writes, 2 questions (issue 14)."""
     lesson_stats = load_benchmark("lesson_stats")

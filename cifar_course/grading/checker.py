@@ -1,53 +1,153 @@
-"""The checker: one fresh ``python -I`` process that decides a notebook's hidden checks.
+"""The checker: a fresh ``python -I`` process that decides hidden checks, batch by batch.
 
-It is started by the grader (or, outside the grader, by ``run_isolated`` for one
-check) with a scrubbed environment and a batch file of its own making: for each
-check, its name, the literals and pinned references digest from the hidden
-test's source, the answer's slots (models as ``.keras`` files the grader copied,
-data as JSON), and the grader's settings (``profile``, ``under_grader``). It
-imports the checks from the installed package once, verifies the references
-file against each pinned digest, loads models with ``safe_mode``, and prints
-one verdict a line, as each is decided, so that a crash loses only the rest.
+It is started with a scrubbed environment and reads the paths of batch files of
+the caller's making from its stdin: for each check, its name, the literals and
+pinned references digest from the hidden test's source, the answer's slots
+(models as ``.keras`` files, data as JSON), and the settings (``profile``,
+``under_grader``). It imports the checks from the installed package once,
+verifies the references file against each pinned digest, loads models with
+``safe_mode``, and prints one verdict a line, as each is decided, so that a
+crash loses only the rest.
+
+The grader starts one for each notebook and gives it the notebook's every hidden
+test in one batch (``decide_all``). Outside the grader a notebook's hidden tests,
+run one at a time, share one checker (``shared_checker``): the same process for
+the same notebook, as under the grader, instead of a new interpreter (and torch
+and keras imported anew) for every test.
 """
 
 from __future__ import annotations
 
+import atexit
+import collections
 import inspect
 import json
+import queue
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 VERDICT_MARK = "cifar-course verdict\t"
+DONE_MARK = "cifar-course batch done"
+
+
+class Checker:
+    """One checker process: ``decide`` sends it a batch and waits for its verdicts."""
+
+    def __init__(self, environment: dict):
+        self.environment = environment
+        self._folder = tempfile.TemporaryDirectory(prefix="cifar-course-checker-")
+        self._batches = 0
+        self._process = subprocess.Popen(
+            [sys.executable, "-I", "-m", "cifar_course.grading.checker"], env=environment,
+            cwd=self._folder.name, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        self._lines: queue.Queue = queue.Queue()
+        self._errors: collections.deque = collections.deque(maxlen=400)
+        # Threads drain both pipes, so that neither fills and a timeout can be kept.
+        self._readers = [threading.Thread(target=self._drain, args=(self._process.stdout, self._lines.put),
+                                          daemon=True),
+                         threading.Thread(target=self._drain, args=(self._process.stderr, self._errors.append),
+                                          daemon=True)]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _drain(stream, put) -> None:
+        for line in stream:
+            put(line)
+        put(None)  # the process closed it: it has ended
+
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def decide(self, entries: list[dict], settings: dict, *, timeout: float) -> list[tuple[bool, str]]:
+        """Decide ``entries`` (``check``, ``arguments``, ``literals``, ``references_sha256``);
+        one ``(passed, message)`` per entry, in order. A batch that outlasts ``timeout``
+        ends the process: its undecided checks fail, saying so."""
+        if not entries:
+            return []
+        self._batches += 1
+        batch = Path(self._folder.name) / f"batch-{self._batches}.json"
+        batch.write_text(json.dumps({"settings": settings, "checks": entries}))
+        verdicts, problem = {}, None
+        try:
+            self._process.stdin.write(f"{batch}\n")
+            self._process.stdin.flush()
+        except OSError:
+            problem = "the checker process had ended"
+        deadline = time.monotonic() + timeout
+        while problem is None:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                problem = f"the checks took over {timeout:.0f} s"
+                self.close()
+                break
+            if line is None:  # it ended (a crash): take what it said on its way out
+                try:
+                    self._process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.close()
+                self._readers[1].join(timeout=2)
+                problem = "".join(e for e in self._errors if e)[-2000:] or "the checker process ended"
+                break
+            if line.startswith(DONE_MARK):
+                break
+            if line.startswith(VERDICT_MARK):
+                result = json.loads(line[len(VERDICT_MARK):])
+                verdicts[result["index"]] = (bool(result["passed"]), str(result["message"]))
+        batch.unlink(missing_ok=True)
+        return [verdicts.get(index, (False, f"the check {entry['check']} could not be decided:\n"
+                                            f"{problem}"))
+                for index, entry in enumerate(entries)]
+
+    def close(self) -> None:
+        """End the process (at once: nothing it was deciding counts) and remove its folder."""
+        if self.alive:
+            self._process.kill()
+        self._process.wait()
+        for stream in (self._process.stdin, self._process.stdout, self._process.stderr):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        self._folder.cleanup()
+
+    def __enter__(self) -> Checker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def decide_all(entries: list[dict], settings: dict, *, environment: dict,
                timeout: float) -> list[tuple[bool, str]]:
-    """Decide ``entries`` (``check``, ``arguments``, ``literals``, ``references_sha256``)
-    in one checker process; one ``(passed, message)`` per entry, in order."""
+    """Decide ``entries`` in one checker process of their own (the grader: one per notebook)."""
     if not entries:
         return []
-    with tempfile.TemporaryDirectory(prefix="cifar-course-checker-") as folder:
-        batch = Path(folder) / "batch.json"
-        batch.write_text(json.dumps({"settings": settings, "checks": entries}))
-        command = [sys.executable, "-I", "-m", "cifar_course.grading.checker", str(batch)]
-        try:
-            done = subprocess.run(command, env=environment, cwd=folder, capture_output=True,
-                                  text=True, timeout=timeout)
-            output, errors = done.stdout, done.stderr
-        except subprocess.TimeoutExpired as expired:
-            output = expired.stdout.decode() if isinstance(expired.stdout, bytes) else (
-                expired.stdout or "")
-            errors = f"the checks took over {timeout:.0f} s"
-    verdicts = {}
-    for line in output.splitlines():
-        if line.startswith(VERDICT_MARK):
-            result = json.loads(line[len(VERDICT_MARK):])
-            verdicts[result["index"]] = (bool(result["passed"]), str(result["message"]))
-    return [verdicts.get(index, (False, f"the check {entry['check']} could not be decided:\n"
-                                        f"{errors[-2000:]}"))
-            for index, entry in enumerate(entries)]
+    with Checker(environment) as checker:
+        return checker.decide(entries, settings, timeout=timeout)
+
+
+_shared: Checker | None = None
+
+
+def shared_checker(environment: dict) -> Checker:
+    """The checker this process's hidden tests share outside the grader: started on first
+    use, and again if it ended or the environment it must run in changed."""
+    global _shared
+    if _shared is None or not _shared.alive or _shared.environment != environment:
+        if _shared is None:
+            atexit.register(lambda: _shared is not None and _shared.close())
+        else:
+            _shared.close()
+        _shared = Checker(environment)
+    return _shared
 
 
 def _decode(encoded: dict) -> dict:
@@ -106,18 +206,21 @@ def _decide_one(entry: dict, settings: dict) -> dict:
                                             f"({type(error).__name__}: {error})"}
 
 
-def _main(batch_file: str) -> int:
+def _serve() -> int:
+    """Decide the batch each line of stdin names, until stdin closes."""
     from .. import models  # noqa: F401  (registers the course's layers for safe loading)
     from ..profiles import get_profile
 
-    batch = json.loads(Path(batch_file).read_text())
-    settings = dict(batch["settings"])
-    settings["profile"] = get_profile(settings["profile"])
-    for index, entry in enumerate(batch["checks"]):
-        result = _decide_one(entry, settings)
-        print(VERDICT_MARK + json.dumps({"index": index, **result}), flush=True)
+    for line in sys.stdin:
+        batch = json.loads(Path(line.strip()).read_text())
+        settings = dict(batch["settings"])
+        settings["profile"] = get_profile(settings["profile"])
+        for index, entry in enumerate(batch["checks"]):
+            result = _decide_one(entry, settings)
+            print(VERDICT_MARK + json.dumps({"index": index, **result}), flush=True)
+        print(DONE_MARK, flush=True)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1]))
+    sys.exit(_serve())

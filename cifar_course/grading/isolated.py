@@ -1,11 +1,12 @@
-"""Run a check in a fresh Python process: what hidden tests use.
+"""Run a check in a Python process of its own: what hidden tests use.
 
 A student's notebook can redefine names, monkeypatch keras or numpy, or edit
 files. A hidden test therefore hands the check only data (the model saved as a
 ``.keras`` file, losses and optimizers as their keras configs, the outputs a
-student's function gave on the check's own inputs) to a new interpreter started
+student's function gave on the check's own inputs) to a checker process started
 with ``python -I`` (no PYTHONPATH, no user site, not the notebook's folder) and
-a scrubbed environment. That process imports the checks from the installed
+a scrubbed environment; a kernel's hidden tests share one (``checker.py``). That
+process imports the checks from the installed
 package, verifies the reference metrics file against the digest the hidden test
 pins, loads models with ``safe_mode``, and decides.
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import warnings
@@ -176,13 +176,14 @@ def save_answer(check: str, arguments: dict, folder: Path) -> Path:
 
 def decide(request_file: Path, call: HiddenCall, *, settings: dict | None = None,
            environment: dict | None = None) -> tuple[bool, str]:
-    """Decide one saved answer for ``call`` in a fresh checker process; (passed, message).
+    """Decide one saved answer for ``call`` in the checker this process's hidden tests share;
+    (passed, message).
 
     The check, its literals and the pinned references digest come from ``call``
     (under the grader: the hidden test's source); the answer supplies only its
     slots. ``settings`` default to this machine's profile, outside the grader.
     """
-    from .checker import decide_all
+    from .checker import shared_checker
     from .contract import ContractError
 
     config = current()
@@ -195,7 +196,7 @@ def decide(request_file: Path, call: HiddenCall, *, settings: dict | None = None
         return False, str(error)
     entry = {"check": call.check, "arguments": arguments, "literals": call.literals,
              "references_sha256": call.references_sha256}
-    return decide_all([entry], settings, environment=environment, timeout=call.timeout)[0]
+    return shared_checker(environment).decide([entry], settings, timeout=call.timeout)[0]
 
 
 def run_isolated(check: str, *, references_sha256: str | None = None,
@@ -204,8 +205,9 @@ def run_isolated(check: str, *, references_sha256: str | None = None,
 
     Under the grader (an answers folder in its settings) it only saves the answer as
     data; the grader decides after the notebook has run, in its own process
-    (``nbgrader_ext.DecideHiddenTests``). Elsewhere it decides at once in a
-    fresh process and raises AssertionError if the check fails. It returns
+    (``nbgrader_ext.DecideHiddenTests``). Elsewhere it decides at once, in the
+    checker process (``python -I``) this kernel's hidden tests share, and raises
+    AssertionError if the check fails. It returns
     nothing: a value left as a test cell's result would be read by nbgrader as
     a partial score.
 
