@@ -39,6 +39,17 @@ def private_cache(tmp_path_factory):
     yield
 
 
+def pytest_collection_modifyitems(items):
+    """Files marked ``long`` (minutes: a class graded, notebooks run, training) first, in
+    their own order otherwise: pytest-xdist hands files to its workers in this order
+    (``--dist loadfile``), and a long file handed out last keeps one worker busy alone."""
+    def is_long(item):
+        return item.get_closest_marker("long") is not None
+
+    long_files = {item.path for item in items if is_long(item)}
+    items.sort(key=lambda item: item.path not in long_files)  # stable: order kept within
+
+
 # Settings that code under test may make in this process (nbgrader loads the course's
 # nbgrader_config.py in-process, which marks the process as grading; start_lesson
 # chooses its profile): each test starts from the values the session began with.

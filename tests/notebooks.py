@@ -63,6 +63,41 @@ def fill_in_solutions(released, solution) -> nbformat.NotebookNode:
     return released
 
 
+def course_to_release(root: Path, lessons: list[str], course: str = "autograder") -> tuple[Path, Path]:
+    """``root/solutions`` holding ``lessons``' solutions and ``root/<course>`` holding the
+    course's nbgrader_config.py: what an instructor has before ``grade release``."""
+    import shutil
+
+    solutions = root / "solutions"
+    solutions.mkdir()
+    for lesson in lessons:
+        shutil.copy(SOLUTIONS / f"{lesson}.ipynb", solutions)
+    (root / course).mkdir()
+    shutil.copy(REPO / "autograder" / "nbgrader_config.py", root / course)
+    return solutions, root / course
+
+
+def released_and_filled_in(lesson: str, course: Path) -> nbformat.NotebookNode:
+    """A correct submission of ``lesson`` as released in ``course``."""
+    return fill_in_solutions(course / "release" / lesson / f"{lesson}.ipynb",
+                             SOLUTIONS / f"{lesson}.ipynb")
+
+
+def insert_after_answers(notebook, source: str) -> nbformat.NotebookNode:
+    """A student's extra cell, right after the last answer cell."""
+    last = max(i for i, c in enumerate(notebook.cells) if nbgrader_meta(c).get("solution"))
+    notebook.cells.insert(last + 1, nbformat.v4.new_code_cell(source))
+    return notebook
+
+
+def write_submission(notebook, folder: Path, lesson: str) -> Path:
+    """``notebook`` as a student's upload: ``folder/<lesson>/<lesson>.ipynb``."""
+    path = folder / lesson / f"{lesson}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+    return path
+
+
 def execute_notebook(path: str | Path, workdir: str | Path, profile: str,
                      timeout: int = 900) -> tuple[nbformat.NotebookNode, dict]:
     """Run a notebook in a fresh kernel, in ``workdir``, in ``profile``; errors do not stop it.

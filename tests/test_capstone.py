@@ -14,7 +14,7 @@ import pytest
 
 from notebooks import SOLUTIONS, execute
 
-pytestmark = [pytest.mark.real_data, pytest.mark.slow]
+pytestmark = [pytest.mark.real_data, pytest.mark.slow, pytest.mark.long]
 
 
 def test_capstone_in_quick_profile_meets_its_band(real_data, tmp_path, monkeypatch):

@@ -28,6 +28,7 @@ from benchmark_scripts import load_benchmark
 from notebooks import REPO, SOLUTIONS
 
 pytest.importorskip("nbgrader", reason="autograding needs nbgrader: pip install -e '.[dev]'")
+pytestmark = pytest.mark.long
 
 LESSON = "00_setup_and_data"
 OTHER_LESSON = "01_baseline_cnn"

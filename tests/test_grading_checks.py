@@ -11,6 +11,7 @@ from cifar_course.augmentation import build_augmentation
 from cifar_course.grading import checks
 from cifar_course.grading.isolated import run_isolated
 from cifar_course.models import build_baseline_cnn
+from cifar_course.profiles import get_profile
 from cifar_course.training import synthetic_cifar
 
 
@@ -101,7 +102,7 @@ def test_callbacks_check(tmp_path):
     # ...and so do they when described by another copy of the checks (the hidden test's).
     from cifar_course.grading.isolated import _fresh_module
 
-    checks.check_callbacks(_fresh_module(checks).describe_callbacks(good))
+    checks.check_callbacks(_fresh_module(checks.module_of("describe_callbacks")).describe_callbacks(good))
     late = [keras.callbacks.ReduceLROnPlateau(patience=6)] + good[1:]
     with pytest.raises(AssertionError, match="below EarlyStopping"):
         checks.check_callbacks(late)
@@ -180,7 +181,7 @@ def references_copy():
 def test_metric_band_is_two_sided_and_says_which_side():
     data = references_copy()
     untrained = build_baseline_cnn()  # about 10% on anything
-    real = checks.get_profile("grade")
+    real = get_profile("grade")
     with pytest.raises(AssertionError, match="below the grade reference band"):
         checks.check_test_accuracy(untrained, "baseline", real, data, band_references(0.6, 0.8))
     with pytest.raises(AssertionError, match="above the grade reference band.*test images were "
@@ -194,7 +195,7 @@ def test_another_copy_gets_the_floor_and_no_upper_end_and_the_grader_refuses_it(
     from cifar_course.data.copies import JPEG_COPY
 
     untrained = build_baseline_cnn()  # about 10%: above a band of [-0.5, -0.3]
-    real = checks.get_profile("grade")
+    real = get_profile("grade")
     above = band_references(-0.5, -0.3)
     canonical = data_from("keras", None, "f" * 64)
     message = checks.check_test_accuracy(untrained, "baseline", real, canonical, above)
@@ -236,7 +237,7 @@ def test_a_profile_without_references_says_so_and_checks_a_floor():
 
     data = prepare_data("smoke")
     with pytest.raises(AssertionError, match="below 0.30"):
-        checks.check_test_accuracy(build_baseline_cnn(), "baseline", checks.get_profile("full"),
+        checks.check_test_accuracy(build_baseline_cnn(), "baseline", get_profile("full"),
                                    data, {"profiles": {}})
 
 
@@ -255,3 +256,52 @@ def test_the_graders_literals_win_over_the_saved_answer(tmp_path):
     assert decide(request, fixed)[0]
     assert not decide(request, HiddenCall("check_adamw", 1, slots=("loss",)))[0]  # another check's
 
+
+
+def test_every_check_a_lesson_names_is_found_in_its_lessons_module():
+    import re
+
+    import nbformat
+
+    from notebooks import LESSON_IDS, SOLUTIONS
+
+    named = set()
+    for lesson in LESSON_IDS:
+        source = "\n".join(c.source for c in nbformat.read(SOLUTIONS / f"{lesson}.ipynb",
+                                                            as_version=4).cells)
+        named |= set(re.findall(r"\bcheck_\w+", source))
+    assert len(named) > 30
+    for name in named:
+        assert callable(getattr(checks, name)), name
+        assert checks.module_of(name).__name__.startswith("cifar_course.grading.checks.")
+    assert "check_channel_statistics" in dir(checks)
+    with pytest.raises(AttributeError, match="no check or helper named"):
+        checks.check_nothing_of_the_kind
+
+
+def test_the_data_lessons_checks_are_decided_without_keras_or_torch():
+    """A checker deciding lesson 00's answers (data, replayed outputs) imports neither: the
+    seconds that costs were most of a data-lesson submission's checking time."""
+    import subprocess
+    import sys
+
+    probe = """
+import sys, numpy as np
+from cifar_course.grading.checker import _decide_one
+from cifar_course.grading.isolated import _to_json
+from cifar_course.profiles import get_profile
+
+def right(images):
+    pixels = np.asarray(images, dtype=np.float64).reshape(-1, images.shape[-1])
+    return pixels.mean(axis=0), pixels.std(axis=0)
+example = np.zeros((2, 2, 2, 3), dtype=np.uint8); example[0, ..., 0] = 10; example[1, ..., 0] = 30
+example[..., 1] = 50
+entry = {"check": "check_channel_statistics", "literals": {}, "references_sha256": None,
+         "arguments": {"channel_statistics": {"replay": [_to_json(right(example))]}}}
+print(_decide_one(entry, {"profile": get_profile("smoke"), "under_grader": True}))
+print("keras" in sys.modules, "torch" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    verdict, imported = done.stdout.strip().splitlines()[-2:]
+    assert "'passed': True" in verdict and imported == "False False", done.stdout

@@ -16,6 +16,8 @@ import pytest
 
 from notebooks import REPO, SOLUTIONS
 
+pytestmark = pytest.mark.long  # one test grades a class through the command line
+
 LESSON = "00_setup_and_data"
 CLI = [sys.executable, "-m", "cifar_course.cli", "grade"]
 DUE = "2026-12-10T23:59+01:00"

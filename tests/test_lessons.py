@@ -13,6 +13,7 @@ from benchmark_scripts import load_benchmark
 from notebooks import LESSON_IDS, LESSONS, SOLUTIONS, execute, graded_cells, nbgrader_meta
 
 nbgrader = pytest.importorskip("nbgrader", reason="the lessons' tests need nbgrader: pip install -e '.[dev]'")
+pytestmark = pytest.mark.long
 
 ALL_NOTEBOOKS = sorted(SOLUTIONS.glob("*.ipynb")) + sorted(LESSONS.glob("*.ipynb"))
 

@@ -13,6 +13,7 @@ import pytest
 from notebooks import REPO, SOLUTIONS
 
 pytest.importorskip("nbgrader", reason="autograding needs nbgrader: pip install -e '.[dev]'")
+pytestmark = pytest.mark.long
 
 LESSON = "00_setup_and_data"
 CLI = [sys.executable, "-m", "cifar_course.cli", "grade"]

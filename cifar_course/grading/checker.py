@@ -151,13 +151,17 @@ def shared_checker(environment: dict) -> Checker:
 
 
 def _decode(encoded: dict) -> dict:
-    import keras
-
     from .isolated import _Replay, _from_json
 
     decoded = {}
     for name, item in encoded.items():
         (kind, value), = item.items()
+        if kind in ("model", "keras_object"):
+            # Only here: a batch of data answers (the data lesson's) needs neither keras
+            # nor torch, seconds of importing in every checker.
+            import keras
+
+            from .. import models  # noqa: F401  (registers the course's layers for safe loading)
         if kind == "model":
             try:
                 decoded[name] = keras.saving.load_model(value, safe_mode=True)
@@ -208,7 +212,6 @@ def _decide_one(entry: dict, settings: dict) -> dict:
 
 def _serve() -> int:
     """Decide the batch each line of stdin names, until stdin closes."""
-    from .. import models  # noqa: F401  (registers the course's layers for safe loading)
     from ..profiles import get_profile
 
     for line in sys.stdin:

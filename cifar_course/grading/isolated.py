@@ -93,7 +93,9 @@ def _to_json(value):
         return {"dict": {str(k): _to_json(v) for k, v in value.items()}}
     if isinstance(value, (list, tuple)):
         return {"list": [_to_json(v) for v in value]}
-    if hasattr(value, "shape") or isinstance(value, (int, float, np.generic)):
+    if isinstance(value, (np.ndarray, np.generic, int, float)):
+        return {"array": np.asarray(value, dtype=np.float64).tolist()}
+    if hasattr(value, "shape"):  # a backend's tensor (a CUDA one included)
         import keras
 
         return {"array": np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float64).tolist()}
@@ -121,9 +123,11 @@ def _encode_arguments(check: str, arguments: dict, folder: Path) -> dict:
 
     from . import checks
 
-    # A fresh copy of the checks module: the notebook may have replaced names in
-    # the imported one (the verdict is taken elsewhere; this copy only drives the calls).
-    checks = _fresh_module(checks)
+    # Fresh copies of the checks' modules: the notebook may have replaced names in the
+    # imported ones (the verdict is taken elsewhere; these copies only drive the calls).
+    def fresh(name):
+        return getattr(_fresh_module(checks.module_of(name)), name)
+
     encoded, functions = {}, {}
     for name, value in arguments.items():
         if name in GRADER_OWNED:
@@ -139,7 +143,7 @@ def _encode_arguments(check: str, arguments: dict, folder: Path) -> dict:
             encoded[name] = {"keras_object": keras.saving.serialize_keras_object(value)}
         elif isinstance(value, (list, tuple)) and value and all(
                 isinstance(v, keras.callbacks.Callback) for v in value):
-            encoded[name] = {"callbacks": checks.describe_callbacks(value)}
+            encoded[name] = {"callbacks": fresh("describe_callbacks")(value)}
         elif callable(value):
             functions[name] = _Recorder(value)
         else:
@@ -148,7 +152,7 @@ def _encode_arguments(check: str, arguments: dict, folder: Path) -> dict:
         # Drive the student's function with the check's own inputs, here; the
         # verdict is taken in the fresh process from the recorded outputs.
         try:
-            getattr(checks, check)(**{**arguments, **functions})
+            fresh(check)(**{**arguments, **functions})
         except AssertionError:
             pass
         for name, recorder in functions.items():

@@ -1,0 +1,149 @@
+"""Lesson 01 (the baseline CNN): output sizes, receptive fields, the network's structure, the
+training loop's settings.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from ...profiles import Profile, get_profile
+from .common import to_numpy
+
+
+# (size, kernel, stride, padding) cases: odd and even sizes, both paddings.
+OUTPUT_SIZE_CASES = [(32, 3, 1, "same"), (32, 3, 1, "valid"), (32, 2, 2, "valid"),
+                     (31, 3, 2, "same"), (7, 5, 1, "valid"), (9, 2, 2, "same")]
+
+
+COURSE_LAYERS = [("conv", 3), ("conv", 3), ("pool", 2)] * 3
+
+
+def check_output_size(conv_output_size):
+    """``conv_output_size(size, kernel, stride, padding)`` against keras' own layers."""
+    for size, kernel, stride, padding in OUTPUT_SIZE_CASES:
+        layer = keras.layers.Conv2D(1, kernel, strides=stride, padding=padding)
+        expected = layer.compute_output_shape((1, size, size, 1))[1]
+        actual = conv_output_size(size, kernel, stride, padding)
+        assert int(to_numpy(actual)) == expected, (
+            f"conv_output_size({size}, {kernel}, {stride}, {padding!r}) = {actual}; keras' "
+            f"Conv2D gives {expected}. Hint: 'same' keeps ceil(size / stride); 'valid' fits "
+            f"the kernel inside the image: (size - kernel) // stride + 1")
+
+
+def expected_receptive_fields(layers) -> list[int]:
+    """The receptive field (pixels of the input one output pixel sees) after each layer."""
+    field, jump, fields = 1, 1, []
+    for _, kernel in layers:
+        stride = kernel if _ == "pool" else 1
+        field += (kernel - 1) * jump
+        jump *= stride
+        fields.append(field)
+    return fields
+
+
+def check_receptive_field(receptive_field):
+    """``receptive_field(layers)``: layers are ('conv', k) (stride 1) or ('pool', k) (stride k)."""
+    for layers in (COURSE_LAYERS, [("conv", 5), ("pool", 2), ("conv", 3)], [("pool", 2)] * 3):
+        expected = expected_receptive_fields(layers)
+        actual = [int(v) for v in to_numpy(receptive_field(layers))]
+        assert actual == expected, (
+            f"receptive_field({layers}) = {actual}, want {expected}. Hint: a layer with kernel "
+            f"k adds (k - 1) x (the product of the strides before it) pixels")
+
+
+def check_training_setup(model: keras.Model, history: dict, profile: Profile | str):
+    """The student's loop: Adam at the profile's learning rate, categorical cross-entropy,
+    accuracy, ``fit`` for the profile's epochs with validation data."""
+    profile = get_profile(profile)
+    optimizer = model.optimizer
+    assert isinstance(optimizer, keras.optimizers.Adam) and not isinstance(
+        optimizer, keras.optimizers.AdamW), (
+        f"compile with keras.optimizers.Adam, not {type(optimizer).__name__}")
+    rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    assert abs(rate - profile.learning_rate) < 1e-9, (
+        f"Adam's learning rate is {rate}; this lesson uses the profile's, "
+        f"{profile.learning_rate} (lesson.profile.learning_rate)")
+    loss = model.loss
+    name = loss if isinstance(loss, str) else type(loss).__name__
+    assert name in ("categorical_crossentropy", "CategoricalCrossentropy"), (
+        f"the loss is {name}: the labels are one-hot, so use categorical cross-entropy")
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert key in history, (
+            f"the history has no {key!r} (it has {sorted(history)}): compile with "
+            f"metrics=['accuracy'] and pass validation_data to fit")
+    epochs = len(history["loss"])
+    assert epochs == profile.epochs, (
+        f"fit ran {epochs} epochs; the {profile.name} profile trains {profile.epochs} "
+        f"(lesson.profile.epochs)")
+
+
+def _layers_of(model: keras.Model, kind) -> list:
+    return [layer for layer in model.layers if isinstance(layer, kind)]
+
+
+def check_baseline_structure(model: keras.Model, widths=(32, 64, 128)):
+    """Blocks of conv -> batch norm -> ReLU (twice) -> max pool, channels growing, GAP, softmax."""
+    assert isinstance(model, keras.Model), f"expected a keras.Model, got {type(model).__name__}"
+    assert tuple(model.input_shape[1:]) == (32, 32, 3), (
+        f"the model must take (32, 32, 3) images, not {model.input_shape[1:]}")
+    assert tuple(model.output_shape[1:]) == (10,), (
+        f"the model must output 10 class probabilities, not shape {model.output_shape[1:]}")
+    convs = _layers_of(model, keras.layers.Conv2D)
+    filters = [layer.filters for layer in convs]
+    expected = [w for w in widths for _ in (1, 2)]
+    assert filters == expected, (
+        f"convolution filters, in order: expected {expected} (two 3x3 convolutions per "
+        f"block), got {filters}")
+    for layer in convs:
+        assert tuple(layer.kernel_size) == (3, 3), f"{layer.name}: kernel {layer.kernel_size}, want 3x3"
+        assert layer.padding == "same", f"{layer.name}: padding {layer.padding!r}, want 'same'"
+    pools = _layers_of(model, keras.layers.MaxPooling2D)
+    assert len(pools) == len(widths), (
+        f"one 2x2 max pooling per block: expected {len(widths)}, got {len(pools)}")
+    kinds = [type(layer).__mro__ for layer in model.layers]
+    order = []
+    for mro in kinds:
+        for name, cls in (("conv", keras.layers.Conv2D), ("bn", keras.layers.BatchNormalization),
+                          ("relu", keras.layers.ReLU), ("pool", keras.layers.MaxPooling2D)):
+            if cls in mro:
+                order.append(name)
+    relu_as_activation = [layer for layer in convs if layer.get_config().get("activation") == "relu"]
+    assert not relu_as_activation, (
+        "put the ReLU after batch normalisation (a ReLU layer), not inside the convolution")
+    block = ["conv", "bn", "relu", "conv", "bn", "relu", "pool"]
+    assert order == block * len(widths), (
+        f"layer order: expected {block} in each of the {len(widths)} blocks, got {order}")
+    spatial = [tuple(layer.output.shape[1:3]) for layer in pools]
+    expected_spatial = [(32 // 2 ** (i + 1),) * 2 for i in range(len(widths))]
+    assert spatial == expected_spatial, f"resolution after each pool: want {expected_spatial}, got {spatial}"
+    assert _layers_of(model, keras.layers.GlobalAveragePooling2D), (
+        "global average pooling before the classifier is missing")
+    dense = _layers_of(model, keras.layers.Dense)
+    assert len(dense) == 1 and dense[0].units == 10, (
+        f"the network ends in one Dense layer with 10 units (the classifier); found "
+        f"{len(dense)} Dense layer(s)")
+    _every_layer_accounted_for(model)
+    activation = dense[-1].get_config().get("activation")
+    assert activation == "softmax", f"the classifier's activation is {activation!r}, want 'softmax'"
+
+
+# What the course network is made of; anything else is not the lesson's network.
+_NETWORK_LAYERS = (keras.layers.InputLayer, keras.layers.Normalization, keras.layers.Conv2D,
+                   keras.layers.BatchNormalization, keras.layers.ReLU, keras.layers.MaxPooling2D,
+                   keras.layers.GlobalAveragePooling2D, keras.layers.Dropout, keras.layers.Dense)
+
+
+def _every_layer_accounted_for(model: keras.Model) -> None:
+    """Exactly the lesson's layers, in one chain: no extra branch, layer or second input."""
+    assert len(model.inputs) == 1 and len(model.outputs) == 1, (
+        "the network takes one input (the images) and gives one output (the probabilities)")
+    for layer in model.layers:
+        if isinstance(layer, keras.Sequential) and layer.name == "augmentation":
+            continue
+        assert isinstance(layer, _NETWORK_LAYERS), (
+            f"layer {layer.name!r} ({type(layer).__name__}) is not part of the lesson's network "
+            f"(normalisation, conv blocks, global pooling, dropout, one Dense classifier)")
+    assert len(_layers_of(model, keras.layers.GlobalAveragePooling2D)) == 1, (
+        "one global average pooling before the classifier")
+    assert len(_layers_of(model, keras.layers.Dropout)) <= 1, "at most one Dropout layer"
+
