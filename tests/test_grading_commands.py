@@ -16,7 +16,7 @@ import zipfile
 import nbformat
 import pytest
 
-from notebooks import (SOLUTIONS, course_to_release, insert_after_answers, released_and_filled_in,
+from notebooks import (course_to_release, insert_after_answers, released_and_filled_in,
                        write_submission)
 
 pytest.importorskip("nbgrader", reason="autograding needs nbgrader: pip install -e '.[dev]'")
@@ -27,15 +27,13 @@ LESSON = "00_setup_and_data"
 
 def test_instructor_commands_grade_three_students(tmp_path):
     """The README's instructor section, as commands: release, autograde a class, CSV."""
-    from notebooks import fill_in_solutions
-
     solutions, course = course_to_release(tmp_path, [LESSON])
     cli = [sys.executable, "-m", "cifar_course.cli", "grade"]
     subprocess.run(cli + ["release", "--course", str(course), "--solutions", str(solutions)],
                    check=True, capture_output=True)
     released = course / "release" / LESSON / f"{LESSON}.ipynb"
     subs = tmp_path / "submissions"
-    nbformat.write(fill_in_solutions(released, SOLUTIONS / f"{LESSON}.ipynb"),
+    nbformat.write(released_and_filled_in(LESSON, course),
                    (subs / "ada").mkdir(parents=True) or subs / "ada" / f"{LESSON}.ipynb")
     (subs / "bob").mkdir()
     shutil.copy(released, subs / "bob" / f"{LESSON}.ipynb")
