@@ -149,7 +149,7 @@ def plot_ablation(rows, path=None, title: str = "Test accuracy by stage"):
     """Bars of the reference's mean test accuracy (with the std over seeds) per stage,
     and this run's as points.
 
-    ``rows``: as ``lesson.comparison_rows`` gives them (``stage``, and
+    ``rows``: as ``comparisons.comparison_rows`` gives them (``stage``, and
     ``test_accuracy`` with ``this_run``, ``mean`` and ``std``, each ``None``
     where not measured).
     """

@@ -49,6 +49,38 @@ class StagedRecipe:
 
         return get_stage(asked).name if asked is not None else self.default_run()
 
+    def names(self, run: str | int) -> bool:
+        """Whether ``run`` names one of this recipe's runs (a stage, by name or number)."""
+        from .stages import get_stage
+
+        try:
+            get_stage(run)
+        except KeyError:
+            return False
+        return True
+
+    def profile_for(self, profile: Profile) -> Profile:
+        """``profile``, which must train the course's stages."""
+        if recipe_of(profile) is not self:
+            raise ValueError(f"profile {profile.name!r} trains the {profile.recipe}, not the "
+                             f"course's stages: choose one of "
+                             f"{', '.join(profiles_of(self))} for lessons 01-08")
+        return profile
+
+    def previous_run(self, run: str) -> str | None:
+        """The stage before ``run``, which a lesson plots its run beside (none before 1)."""
+        from .stages import STAGES, get_stage
+
+        number = get_stage(run).number
+        return STAGES[number - 2].name if number > 1 else None
+
+    def comparison(self, run: str, profile: Profile) -> str:
+        """The stages up to ``run``: this folder's runs beside the references."""
+        from .comparisons import comparison_table
+        from .stages import STAGES, get_stage
+
+        return comparison_table(STAGES[:get_stage(run).number], profile)
+
     def augments(self, run: str) -> bool:
         """Whether ``run``'s model holds the course's augmentation layers."""
         from .stages import get_stage
@@ -62,11 +94,15 @@ class StagedRecipe:
         return describe_run(get_stage(run), profile, data, seed)
 
     def train(self, run: str, profile: Profile, *, seed: int, data, out_dir: Path | None = None,
-              verbose="auto", extra_callbacks=(), model=None):
+              verbose="auto", extra_callbacks=(), model=None, optimizer=None, loss=None,
+              callbacks=None):
+        """Train stage ``run``; ``model``, ``optimizer``, ``loss`` and ``callbacks``
+        replace the stage's own (a lesson passes what its student built)."""
         from .training import train_stage
 
         return train_stage(run, profile, seed=seed, data=data, out_dir=out_dir, verbose=verbose,
-                           extra_callbacks=list(extra_callbacks), model=model)
+                           extra_callbacks=list(extra_callbacks), model=model,
+                           optimizer=optimizer, loss=loss, callbacks=callbacks)
 
 
 class SpeedrunRecipe:
@@ -113,6 +149,21 @@ class SpeedrunRecipe:
         """The speedrun, whatever stage is asked for (a speedrun profile runs no stage)."""
         return self.default_run()
 
+    def names(self, run: str | int) -> bool:
+        """Whether ``run`` names the speedrun or one of its variants."""
+        from .speedrun.recipe import NAME, VARIANTS
+
+        return run == NAME or run in VARIANTS
+
+    def previous_run(self, run: str) -> str | None:
+        return None  # the speedrun is set beside the references, not beside a run
+
+    def comparison(self, run: str, profile: Profile) -> str:
+        """The speedrun's references beside the course's final stage."""
+        from .comparisons import speedrun_table
+
+        return speedrun_table(profile)
+
     def augments(self, run: str) -> bool:
         return False  # its flips and translations are in its input pipeline, not its model
 
@@ -121,7 +172,13 @@ class SpeedrunRecipe:
                 f"images, {profile.epochs} epochs of batch {profile.batch_size}")
 
     def train(self, run: str, profile: Profile, *, seed: int, data, out_dir: Path | None = None,
-              verbose="auto", extra_callbacks=(), model=None):
+              verbose="auto", extra_callbacks=(), model=None, **pieces):
+        """Train ``run`` (the speedrun or a variant); ``model`` replaces its network. Its
+        optimizer, loss and schedule are the recipe's: they are what the lesson studies."""
+        if pieces:
+            raise TypeError(f"the speedrun trains with its own optimizer, loss and schedule, so "
+                            f"it takes no {', '.join(sorted(pieces))}: pass a model, or a "
+                            f"variant (speedrun.VARIANTS) to change one idea")
         # A resumed speedrun restarts its weight average from the restored weights.
         from .speedrun import speedrun_config, train_speedrun
 
@@ -138,6 +195,25 @@ class SpeedrunRecipe:
 
 STAGED, SPEEDRUN_RECIPE = StagedRecipe(), SpeedrunRecipe()
 RECIPES = {recipe.name: recipe for recipe in (STAGED, SPEEDRUN_RECIPE)}
+
+
+def profiles_of(recipe) -> list[str]:
+    """The names of the profiles that train ``recipe``."""
+    from .profiles import PROFILES
+
+    return [name for name, profile in PROFILES.items() if recipe_of(profile) is recipe]
+
+
+def recipe_named_by(run: str | int):
+    """The recipe one of whose runs ``run`` names (``"adamw"``, ``5``, ``"speedrun"``)."""
+    for recipe in RECIPES.values():
+        if recipe.names(run):
+            return recipe
+    from .speedrun.recipe import NAME
+    from .stages import STAGES
+
+    raise ValueError(f"no lesson trains {run!r}: name a stage ("
+                     f"{', '.join(f'{s.number}={s.name}' for s in STAGES)}) or {NAME!r}")
 
 
 def recipe_of(profile: Profile):

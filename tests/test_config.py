@@ -88,7 +88,7 @@ def test_no_library_function_takes_a_profile_of_none():
 
 
 # Where a person's missing choice is resolved, once: a notebook's first call.
-EDGES = {"start_lesson", "start_speedrun"}
+EDGES = {"start_lesson"}
 
 
 def test_no_code_compares_a_recipes_name():

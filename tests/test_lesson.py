@@ -1,9 +1,12 @@
-"""The lessons' comparison of a run with the references (cifar_course.lesson)."""
+"""A lesson's run: what it is compared with (cifar_course.comparisons) and where it is
+saved and found again (cifar_course.lesson), for the staged CNN and the speedrun alike."""
 
 import json
 
 import numpy as np
+import pytest
 
+import cifar_course.comparisons as comparisons
 import cifar_course.lesson as lesson
 from cifar_course.profiles import get_profile
 from cifar_course.stages import STAGES
@@ -24,15 +27,15 @@ def test_the_comparison_shows_each_metric_of_this_run_beside_its_reference(tmp_p
                              epochs_run=[40, 36]),
         "augmentation": measured(test_accuracy=[0.60], test_loss=[1.2], ece=[0.05], epochs_run=[38]),
     }}}}
-    monkeypatch.setattr(lesson, "load_references", lambda: references)
-    monkeypatch.setattr(lesson, "RUNS_DIR", tmp_path)
+    monkeypatch.setattr(comparisons, "load_references", lambda: references)
+    monkeypatch.setattr(comparisons, "RUNS_DIR", tmp_path)
     saved = tmp_path / "quick" / "augmentation" / "metrics.json"
     saved.parent.mkdir(parents=True)
     saved.write_text(json.dumps({"test_accuracy": 0.61, "test_loss": 1.1, "ece": 0.04,
                                  "epochs_run": 40}))
     quick = get_profile("quick")
 
-    baseline, augmentation, unmeasured = lesson.comparison_rows(STAGES[:3], quick)
+    baseline, augmentation, unmeasured = comparisons.comparison_rows(STAGES[:3], quick)
 
     assert baseline["seeds"] == 2
     assert baseline["test_accuracy"]["this_run"] is None
@@ -44,9 +47,9 @@ def test_the_comparison_shows_each_metric_of_this_run_beside_its_reference(tmp_p
     assert augmentation["test_loss"] == {"this_run": 1.1, "mean": 1.2, "std": None}
     assert unmeasured["seeds"] == 0
     assert all(unmeasured[m] == {"this_run": None, "mean": None, "std": None}
-               for m, _ in lesson.COMPARED_METRICS)
+               for m, _ in comparisons.COMPARED_METRICS)
 
-    table = lesson.comparison_table(STAGES[:3], quick)
+    table = comparisons.comparison_table(STAGES[:3], quick)
     line = next(row for row in table.splitlines() if row.startswith(STAGES[1].title))
     assert line.split()[-9:] == ["61.00", "60.00", "1.100", "1.200", "0.040", "0.050", "40", "38",
                                  "1"]
@@ -58,13 +61,13 @@ def test_the_comparison_shows_each_metric_of_this_run_beside_its_reference(tmp_p
 def test_a_later_lesson_loads_the_model_an_earlier_one_saved_in_its_profile(tmp_path, monkeypatch):
     import keras
 
-    monkeypatch.setattr(lesson, "RUNS_DIR", tmp_path)
+    monkeypatch.setattr(comparisons, "RUNS_DIR", tmp_path)
     smoke, quick = get_profile("smoke"), get_profile("quick")
-    stage_4 = lesson.Lesson(stage=STAGES[3], profile=smoke, seed=0, data=None)
+    stage_4 = lesson.Lesson(run="label_smoothing", profile=smoke, seed=0, data=None)
     assert stage_4.saved_model("dropout_weight_decay") is None
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="dense")])
-    saved = lesson.Lesson(stage=STAGES[2], profile=smoke, seed=0, data=None).run_dir
+    saved = lesson.Lesson(run="dropout_weight_decay", profile=smoke, seed=0, data=None).run_dir
     saved.mkdir(parents=True)
     model.save(saved / "model.keras")
 
@@ -74,5 +77,69 @@ def test_a_later_lesson_loads_the_model_an_earlier_one_saved_in_its_profile(tmp_
                                keras.ops.convert_to_numpy(model(x)), rtol=1e-6)
     assert stage_4.saved_model(3) is not None  # by number, as get_stage takes it
     # Another profile's lessons do not see it.
-    assert lesson.Lesson(stage=STAGES[3], profile=quick, seed=0, data=None) \
+    assert lesson.Lesson(run="label_smoothing", profile=quick, seed=0, data=None) \
         .saved_model("dropout_weight_decay") is None
+
+
+def _trained(run: str, profile: str, **extra):
+    """A finished run as a recipe's ``train`` returns it, with a tiny model."""
+    import keras
+
+    from cifar_course.training import TrainResult
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    history = {"loss": [1.0, 0.8], "accuracy": [0.5, 0.6], "val_loss": [1.1, 0.9],
+               "val_accuracy": [0.45, 0.55]}
+    return TrainResult(stage=run, profile=profile, seed=0, model=model, history=history,
+                       epochs_run=2, best_epoch=2, best_val_loss=0.9, train_seconds=12.0,
+                       wall_seconds=13.0, test={"accuracy": 0.5, "loss": 0.9, "ece": 0.1},
+                       extra=extra)
+
+
+def test_one_lesson_reports_a_stage_and_the_speedrun_through_their_recipes(tmp_path, monkeypatch,
+                                                                          capsys):
+    import matplotlib.pyplot as plt
+
+    from cifar_course.run_folder import RunFolder
+
+    monkeypatch.setattr(comparisons, "RUNS_DIR", tmp_path)
+    shown = []
+    monkeypatch.setattr("cifar_course.plots.plot_beside", lambda runs, **kw: shown.append(list(runs)))
+    smoke = get_profile("smoke")
+    RunFolder(tmp_path / "smoke" / "baseline").write(history=_trained("baseline", "smoke").history,
+                                                     metrics={"test_accuracy": 0.4})
+
+    stage = lesson.Lesson(run="augmentation", profile=smoke, seed=0, data=None)
+    summary = stage.report(_trained("augmentation", "smoke"))
+    printed = capsys.readouterr().out
+    assert summary["stage"] == "augmentation" and summary["test_accuracy"] == 0.5
+    assert RunFolder(stage.run_dir).metrics() == summary and RunFolder(stage.run_dir).model()
+    assert f"{STAGES[1].title} (smoke profile, seed 0): test accuracy 50.00%;" in printed
+    assert "test-time augmentation" not in printed
+    assert STAGES[0].title in printed and STAGES[2].title not in printed  # the stages up to its own
+    assert shown == [[STAGES[0].title + " (your run)", STAGES[1].title]]
+
+    speedrun = lesson.Lesson(run="speedrun", profile=get_profile("speedrun-smoke"), seed=0, data=None)
+    summary = speedrun.report(_trained("speedrun", "speedrun-smoke", test_accuracy_without_tta=0.45))
+    printed = capsys.readouterr().out
+    assert speedrun.run_dir == tmp_path / "speedrun-smoke" / "speedrun"
+    assert RunFolder(speedrun.run_dir).metrics() == summary and RunFolder(speedrun.run_dir).model()
+    assert "test accuracy 50.00% with test-time augmentation, 45.00% without" in printed
+    assert "recipe (profile)" in printed  # the speedrun's table, not the stages'
+    assert len(shown) == 1  # the speedrun has no run before it to be plotted beside
+    plt.close("all")
+
+
+def test_start_lesson_runs_a_stage_or_the_speedrun_in_a_profile_of_its_recipe():
+    assert lesson.start_lesson("speedrun", "smoke", load_data=False).profile.name == "speedrun-smoke"
+    chosen = lesson.start_lesson(5, "smoke", load_data=False)
+    assert (chosen.run, chosen.stage.name, chosen.profile.name) == ("adamw", "adamw", "smoke")
+    with pytest.raises(ValueError, match="trains the speedrun, not the course's stages"):
+        lesson.start_lesson("baseline", "speedrun-quick", load_data=False)
+    with pytest.raises(ValueError, match="no lesson trains 'nine'"):
+        lesson.start_lesson("nine", "smoke", load_data=False)
+    speedrun = lesson.start_lesson("speedrun", "speedrun-smoke", load_data=False)
+    with pytest.raises(TypeError, match="takes no loss, optimizer: pass a model"):
+        speedrun.train(optimizer="adam", loss="mse")
+    with pytest.raises(ValueError, match="not 'speedrun-no-such-idea'"):
+        speedrun.train(variant="speedrun-no-such-idea")

@@ -255,7 +255,7 @@ ABLATION_REFERENCE = SHIPPED["profiles"].get("speedrun-quick")
 
 @pytest.mark.skipif(ABLATION_REFERENCE is None, reason="no speedrun ablation shipped yet")
 def test_the_shipped_speedrun_ablation_measures_every_variant_as_defined_now():
-    from cifar_course.lesson import speedrun_ablation
+    from cifar_course.comparisons import speedrun_ablation
     from cifar_course.profiles import get_profile
     from cifar_course.references.runner import _recipe_changes
     from cifar_course.speedrun import VARIANTS

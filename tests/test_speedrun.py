@@ -200,10 +200,3 @@ def test_a_speedrun_profiles_table_shows_each_variants_change_and_its_accuracy_w
     assert "change (points)" in rows[0] and "no TTA" in rows[0] and len(rows) == 4
     assert "| speedrun-no-lookahead | 1 | 78.00 | -3.00 | 77.00 | 0.500 | 0.100 | 60 |" in rows[3]
     assert "| speedrun | 2 | 81.00 +- 1.41 | - | 80.00 |" in rows[2]
-
-
-def test_the_speedrun_lesson_runs_each_course_profile_as_its_own():
-    from cifar_course.lesson import SPEEDRUN_PROFILES, start_speedrun
-
-    assert start_speedrun("smoke").profile.name == "speedrun-smoke"
-    assert all(get_profile(p).recipe == "speedrun" for p in SPEEDRUN_PROFILES.values())
