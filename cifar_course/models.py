@@ -21,8 +21,6 @@ NUM_CLASSES = 10
 # leaves the moving statistics stale and validation accuracy swings by 25 points
 # from one epoch to the next (measured in the quick profile).
 BN_MOMENTUM = 0.9
-# How the last block's feature maps reach the classifier, by ``head`` name.
-HEADS = {"global_pool": layers.GlobalAveragePooling2D, "flatten": layers.Flatten}
 
 
 def conv_block(x, filters: int, l2: float = 0.0, name: str = "block"):
@@ -43,7 +41,6 @@ def build_baseline_cnn(
     dropout: float = 0.0,
     l2: float = 0.0,
     block=None,
-    head: str = "global_pool",
     name: str = "cifar_cnn",
 ) -> keras.Model:
     """The course CNN. Takes uint8-range images ``(32, 32, 3)``, returns class probabilities.
@@ -56,12 +53,10 @@ def build_baseline_cnn(
         l2: L2 penalty on convolution and dense kernels, added to the loss.
         block: ``block(x, filters, l2, name) -> x``, one convolution block
             (default ``conv_block``; lesson 01 has students write their own).
-        head: how the last block's feature maps reach the classifier: ``"global_pool"``
-            (their average over positions, the recipe's) or ``"flatten"`` (every
-            position's features; a pilot of experiments/fixed_settings_pilot.py).
+
+    The last block's feature maps reach the classifier averaged over positions
+    (``global_pool``).
     """
-    if head not in HEADS:
-        raise ValueError(f"head={head!r}: choose one of {', '.join(HEADS)}")
     block = block or conv_block
     inputs = keras.Input(shape=(32, 32, 3), name="image")
     x = augmentation(inputs) if augmentation is not None else inputs
@@ -69,7 +64,7 @@ def build_baseline_cnn(
                              name="normalize")(x)
     for index, filters in enumerate(widths, start=1):
         x = block(x, filters, l2, name=f"block{index}")
-    x = HEADS[head](name=head)(x)
+    x = layers.GlobalAveragePooling2D(name="global_pool")(x)
     if dropout:
         x = layers.Dropout(dropout, name="dropout")(x)
     regularizer = keras.regularizers.L2(l2) if l2 else None
@@ -79,13 +74,11 @@ def build_baseline_cnn(
 
 
 def build_stage_model(config, seed: int | None = None,
-                      erasing_probability: float | None = None,
-                      head: str = "global_pool") -> keras.Model:
+                      erasing_probability: float | None = None) -> keras.Model:
     """Build the model a stage's ``ModelConfig`` describes.
 
     ``erasing_probability`` is a profile's strength for random erasing (``None``:
     ``build_augmentation``'s default); the stage says whether it erases at all.
-    ``head`` is ``build_baseline_cnn``'s.
     """
     augmentation = None
     if config.augment:
@@ -94,4 +87,4 @@ def build_stage_model(config, seed: int | None = None,
             erasing=config.random_erasing, seed=seed, erasing_probability=erasing_probability,
         )
     return build_baseline_cnn(config.widths, augmentation=augmentation,
-                              dropout=config.dropout, l2=config.l2, head=head)
+                              dropout=config.dropout, l2=config.l2)

@@ -37,6 +37,31 @@ def pilot_settings(args) -> dict:
             "train_size": args.train_size}
 
 
+HEADS = ("global_pool", "flatten")  # the recipe's average over positions; every position's features
+
+
+def pilot_model(stage, profile, seed: int, head: str):
+    """The final stage's network (``stage``, with the pilot's dropout) with ``head``
+    between its last block and its classifier."""
+    import keras
+
+    from cifar_course.models import build_stage_model
+
+    if head not in HEADS:
+        raise ValueError(f"head={head!r}: choose one of {', '.join(HEADS)}")
+    model = build_stage_model(stage.model, seed=seed, erasing_probability=profile.erasing_probability)
+    if head == "global_pool":
+        return model
+    # The same blocks, each position's features flattened into a classifier of its own.
+    x = keras.layers.Flatten(name="flatten")(model.get_layer("global_pool").input)
+    if stage.model.dropout:
+        x = keras.layers.Dropout(stage.model.dropout, name="dropout")(x)
+    classifier = model.get_layer("classifier")
+    outputs = keras.layers.Dense(classifier.units, activation="softmax", name="classifier",
+                                 kernel_regularizer=classifier.kernel_regularizer)(x)
+    return keras.Model(model.inputs, outputs, name=model.name)
+
+
 def run_pilot(settings: dict, seed: int, profile_name: str = "full", threads: int | None = None,
               verbose: int = 2) -> dict:
     """Train the final stage with ``settings`` changed, resumably as the reference runner
@@ -44,7 +69,6 @@ def run_pilot(settings: dict, seed: int, profile_name: str = "full", threads: in
     import cifar_course  # noqa: F401  (the torch backend, before keras)
     import keras
 
-    from cifar_course.models import build_stage_model
     from cifar_course.profiles import get_profile
     from cifar_course.references.runner import _train_resumably, backup_folder, hardware
     from cifar_course.stages import FINAL_STAGE
@@ -64,8 +88,7 @@ def run_pilot(settings: dict, seed: int, profile_name: str = "full", threads: in
     folder = backup_folder(profile, "pilot", seed, settings)
     data = prepare_data(profile)
     keras.utils.set_random_seed(seed)  # before building, as the reference runs do
-    model = build_stage_model(stage.model, seed=seed, erasing_probability=profile.erasing_probability,
-                              head=settings["head"])
+    model = pilot_model(stage, profile, seed, settings["head"])
     start = time.time()
     run = _train_resumably(stage, profile, seed, data, folder, model=model, verbose=verbose)
     shutil.rmtree(folder)  # done: the same command later trains afresh
@@ -153,7 +176,7 @@ def main(argv=None) -> int:
     from cifar_course.stages import FINAL_STAGE
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--head", choices=("global_pool", "flatten"), default="global_pool")
+    parser.add_argument("--head", choices=HEADS, default="global_pool")
     parser.add_argument("--dropout", type=float, default=FINAL_STAGE.model.dropout)
     parser.add_argument("--weight-decay", type=float, default=FINAL_STAGE.optimizer.weight_decay)
     parser.add_argument("--train-size", type=int, default=None,

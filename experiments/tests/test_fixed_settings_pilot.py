@@ -8,6 +8,7 @@ import json
 import pytest
 
 from cifar_course.models import build_baseline_cnn
+from cifar_course.profiles import get_profile
 from cifar_course.stages import FINAL_STAGE
 from cifar_course.training import train_stage
 
@@ -35,7 +36,8 @@ def test_a_pilot_is_recorded_once_and_its_page_shows_it_beside_the_references(pi
                            "--record", str(record)]) == 0
     runs = json.loads(record.read_text())
     assert len(runs) == 1 and runs[0]["epochs_run"] == 3 and runs[0]["head"] == "flatten"
-    assert runs[0]["weights"] == build_baseline_cnn(head="flatten").count_params()
+    # The classifier sees 4 x 4 positions of 128 features instead of their average.
+    assert runs[0]["weights"] == build_baseline_cnn().count_params() + (4 * 4 - 1) * 128 * 10
     page = tmp_path / "page.md"
     assert pilot.main(["--record", str(record), "--page", str(page)]) == 0
     rows = [line for line in page.read_text().splitlines() if line.startswith("| ")]
@@ -51,6 +53,6 @@ def test_the_published_page_is_the_record(pilot):
         "stale: python experiments/fixed_settings_pilot.py --page docs/fixed-settings-pilots.md"
 
 
-def test_an_unknown_head_is_refused():
+def test_an_unknown_head_is_refused(pilot):
     with pytest.raises(ValueError, match="head='dense'.*global_pool, flatten"):
-        build_baseline_cnn(head="dense")
+        pilot.pilot_model(FINAL_STAGE, get_profile("smoke"), 0, "dense")
