@@ -445,13 +445,19 @@ def test_csv_export_has_every_student_and_lesson(graded):
     assert all(r["max_score"] for r in rows)
 
 
+def course_copy(graded, folder: Path) -> Path:
+    """A copy of the graded class, for a test that stops a regrade part-way: that leaves a
+    student half regraded, which the tests reading the class afterwards (the exports) must
+    not see."""
+    course = folder / "course"
+    shutil.copytree(graded["course"], course, symlinks=True)
+    return course
+
+
 def test_gradebook_stays_readable_after_a_killed_grader(graded, tmp_path):
     from nbgrader.api import Gradebook
 
-    # A copy: the worker killed part-way leaves "correct" half regraded, which the tests
-    # that read the class's grades afterwards (the exports) must not see.
-    course = tmp_path / "course"
-    shutil.copytree(graded["course"], course, symlinks=True)
+    course = course_copy(graded, tmp_path)
     worker = subprocess.Popen([sys.executable, "-m", "cifar_course.grading.autograde", str(course),
                                "correct"], cwd=course)
     try:
@@ -497,14 +503,14 @@ def test_a_containers_cpu_quota_is_read_from_its_cgroup(tmp_path):
     assert cpu_quota(tmp_path) == 2.0
 
 
-def test_a_student_past_the_time_limit_is_recorded_and_the_class_goes_on(graded):
+def test_a_student_past_the_time_limit_is_recorded_and_the_class_goes_on(graded, tmp_path):
     from cifar_course.grading import autograde
 
     from cifar_course.config import GraderSettings, RunConfig
 
     config = RunConfig(profile="smoke", grader=GraderSettings(sandbox="none"))
-    student, status, output, _ = autograde.autograde_student(graded["course"], "correct", config,
-                                                             timeout=2)
+    student, status, output, _ = autograde.autograde_student(course_copy(graded, tmp_path),
+                                                             "correct", config, timeout=2)
     assert student == "correct" and status == autograde.TIME_LIMIT_STATUS
     assert "not graded: over the grader's time limit" in output
 
