@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .profiles import Profile
+from .profiles import Profile, get_profile
 from .recipes import SPEEDRUN_RECIPE
 from .references import load_references
 from .run_folder import RunFolder
@@ -50,27 +50,35 @@ def comparison_rows(stages, profile: Profile) -> list[dict]:
     return rows
 
 
+def _number(metric: str, value) -> str:
+    if value is None:
+        return "-"
+    if metric == "test_accuracy":
+        return f"{100 * value:.2f}"
+    return f"{value:.3g}" if metric == "epochs_run" else f"{value:.3f}"
+
+
+def _reference(metric: str, cell: dict) -> str:
+    """A reference's mean, and its spread over seeds where it has one."""
+    text = _number(metric, cell["mean"])
+    if cell["std"] is not None:
+        text += f" +- {_number(metric, cell['std'])}"
+    return text
+
+
+# The budget whose references show what a technique does with all the data (a GPU's).
+FULL_PROFILE = "full"
+
+
 def comparison_table(stages, profile: Profile) -> str:
-    """``comparison_rows`` as text: this run beside the reference (mean +- std over seeds)."""
-    def number(metric, value):
-        if value is None:
-            return "-"
-        if metric == "test_accuracy":
-            return f"{100 * value:.2f}"
-        return f"{value:.3g}" if metric == "epochs_run" else f"{value:.3f}"
-
-    def reference(metric, cell):
-        text = number(metric, cell["mean"])
-        if cell["std"] is not None:
-            text += f" +- {number(metric, cell['std'])}"
-        return text
-
+    """``comparison_rows`` as text: this run beside the reference (mean +- std over seeds),
+    and, in a smaller budget than the full profile's, the same stages at full data."""
     heading = f"{'':<26}" + "".join(f"  {title:^24}" for _, title in COMPARED_METRICS)
     lines = [heading.rstrip(),
              f"{'stage':<26}" + f"  {'this run':>8}  {'reference':>14}" * len(COMPARED_METRICS)
              + "  seeds"]
     for row in comparison_rows(stages, profile):
-        cells = "".join(f"  {number(m, row[m]['this_run']):>8}  {reference(m, row[m]):>14}"
+        cells = "".join(f"  {_number(m, row[m]['this_run']):>8}  {_reference(m, row[m]):>14}"
                         for m, _ in COMPARED_METRICS)
         lines.append(f"{row['title']:<26}{cells}  {row['seeds'] or '-':>5}")
     if profile.synthetic:
@@ -78,6 +86,21 @@ def comparison_table(stages, profile: Profile) -> str:
     else:
         lines.append(f"(reference: mean +- std over the seeds of the {profile.name} profile; "
                      f"one seed has no spread; cifar-course references show)")
+    if profile.name != FULL_PROFILE:
+        lines += ["", at_full_data(stages)]
+    return "\n".join(lines)
+
+
+def at_full_data(stages) -> str:
+    """The stages' references in the full profile: what each technique does with all the
+    data and the epochs it needs, to set beside what it does in a smaller budget."""
+    full = get_profile(FULL_PROFILE)
+    lines = [f"The same stages at full data, in the {full.name} profile's references "
+             f"({full.description[0].lower()}{full.description[1:].rstrip('.')}):",
+             f"{'stage':<26}  {'test accuracy (%)':>18}  {'epochs':>12}  seeds"]
+    for row in comparison_rows(stages, full):
+        lines.append(f"{row['title']:<26}  {_reference('test_accuracy', row['test_accuracy']):>18}  "
+                     f"{_reference('epochs_run', row['epochs_run']):>12}  {row['seeds'] or '-':>5}")
     return "\n".join(lines)
 
 

@@ -46,14 +46,20 @@ class Lesson:
         folder (the lesson that trains it ran here), or ``None`` where there is none."""
         return RunFolder(run_dir(get_stage(stage).name, self.profile)).model()
 
-    def train(self, model=None, *, variant: str | None = None, verbose="auto", **pieces):
+    def train(self, model=None, *, variant: str | None = None, verbose=2, **pieces):
         """Train this lesson's run with the student's pieces: ``model``, and for a stage
         ``optimizer``, ``loss`` and ``callbacks`` (each replaces the stage's own).
         ``variant``: another of the recipe's runs (the speedrun with one idea out,
-        ``speedrun.VARIANTS``), saved in this lesson's folder."""
+        ``speedrun.VARIANTS``), saved in this lesson's folder. ``verbose``: keras' (2,
+        the default: a line an epoch, one display; 0: none). After the first epoch it
+        says how long the run will take here, and which profile is shorter."""
+        from .training import FirstEpochEstimate
+
         run = self.recipe.run_names(self.profile, [variant])[0] if variant else self.run
+        estimate = FirstEpochEstimate(_shorter_budgets(self.profile)) if verbose else None
         return self.recipe.train(run, self.profile, seed=self.seed, data=self.data, model=model,
-                                 out_dir=self.run_dir, verbose=verbose, **pieces)
+                                 out_dir=self.run_dir, verbose=verbose,
+                                 extra_callbacks=[estimate] if estimate else [], **pieces)
 
     def report(self, result) -> dict:
         """Save a run ``Lesson.train`` trained and show it beside the references and the
@@ -99,6 +105,23 @@ class Lesson:
             plot_beside({self.recipe.title(previous) + " (your run)": before, title: history},
                         title=f"{title} beside the stage before")
         return summary
+
+
+def _shorter_budgets(profile: Profile) -> str:
+    """The profiles of ``profile``'s recipe that train on real images for less (images
+    times epochs), as the advice a lesson prints beside its time estimate."""
+    from .recipes import profiles_of
+
+    def cost(p):
+        return (p.train_size or float("inf")) * p.epochs
+
+    shorter = [get_profile(name) for name in profiles_of(recipe_of(profile))]
+    shorter = [p for p in shorter if not p.synthetic and cost(p) < cost(profile)]
+    if not shorter:
+        return ""
+    return "For a shorter run, set PROFILE to " + " or ".join(
+        f"{p.name!r} ({p.train_size:,} training images, {p.epochs} epochs)"
+        for p in sorted(shorter, key=cost, reverse=True)) + "."
 
 
 def _figures(summary: dict) -> str:

@@ -27,6 +27,12 @@ from .stages import Stage, get_stage
 # every stage and every run validates on the same images.
 SPLIT_SEED = 0
 VALIDATION_SIZE = 5000
+CIFAR10_TRAINING_IMAGES = 50_000  # every copy's training split, before validation is taken out
+
+
+def training_images(profile: Profile) -> int:
+    """How many images ``profile`` trains on."""
+    return profile.train_size or CIFAR10_TRAINING_IMAGES - VALIDATION_SIZE
 NO_DECAY_VARIABLES = ["bias", "gamma", "beta"]
 
 
@@ -187,6 +193,30 @@ class TrainResult:
             "wall_seconds": round(self.wall_seconds, 1), "diverged": self.diverged,
             **self.extra,
         }
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} minutes"
+
+
+class FirstEpochEstimate(keras.callbacks.Callback):
+    """After the first epoch, say how long the run's epochs take at that pace on this
+    machine (fewer where EarlyStopping ends it sooner), and how to choose a shorter budget."""
+
+    def __init__(self, shorter: str = "", clock=time.perf_counter):
+        super().__init__()
+        self.shorter, self.clock, self.start = shorter, clock, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 0:
+            self.start = self.clock()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 0 and self.start is not None:
+            seconds, epochs = self.clock() - self.start, self.params.get("epochs") or 1
+            print(f"The first epoch took {_duration(seconds)}: at that pace the {epochs} epochs "
+                  f"take about {_duration(seconds * epochs)} on this machine (less if training "
+                  f"stops early). {self.shorter}".rstrip(), flush=True)
 
 
 def train_stage(

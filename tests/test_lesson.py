@@ -26,6 +26,9 @@ def test_the_comparison_shows_each_metric_of_this_run_beside_its_reference(tmp_p
         "baseline": measured(test_accuracy=[0.50, 0.52], test_loss=[1.6, 1.7], ece=[0.20, 0.22],
                              epochs_run=[40, 36]),
         "augmentation": measured(test_accuracy=[0.60], test_loss=[1.2], ece=[0.05], epochs_run=[38]),
+    }}, "full": {"stages": {
+        "augmentation": measured(test_accuracy=[0.83, 0.85], test_loss=[0.5, 0.6], ece=[0.06, 0.07],
+                                 epochs_run=[40, 40]),
     }}}}
     monkeypatch.setattr(comparisons, "load_references", lambda: references)
     monkeypatch.setattr(comparisons, "RUNS_DIR", tmp_path)
@@ -56,6 +59,12 @@ def test_the_comparison_shows_each_metric_of_this_run_beside_its_reference(tmp_p
     baseline_line = next(row for row in table.splitlines() if row.startswith(STAGES[0].title))
     assert baseline_line.split()[-4:] == ["38", "+-", "2.83", "2"]
     assert "ECE" in table and "cross-entropy" in table and "epochs" in table
+    # Below it, what the same stages do at full data (no run of this machine's there).
+    full = table.split("at full data")[1].splitlines()
+    assert next(row for row in full if row.startswith(STAGES[1].title)).split()[-7:] == \
+        ["84.00", "+-", "1.41", "40", "+-", "0", "2"]
+    assert next(row for row in full if row.startswith(STAGES[0].title)).split()[-3:] == ["-", "-", "-"]
+    assert "at full data" not in comparisons.comparison_table(STAGES[:3], get_profile("full"))
 
 
 def test_a_later_lesson_loads_the_model_an_earlier_one_saved_in_its_profile(tmp_path, monkeypatch):
@@ -143,3 +152,21 @@ def test_start_lesson_runs_a_stage_or_the_speedrun_in_a_profile_of_its_recipe():
         speedrun.train(optimizer="adam", loss="mse")
     with pytest.raises(ValueError, match="not 'speedrun-no-such-idea'"):
         speedrun.train(variant="speedrun-no-such-idea")
+
+
+def test_after_its_first_epoch_a_run_says_how_long_it_takes_and_which_profile_is_shorter(capsys):
+    from cifar_course.training import FirstEpochEstimate
+
+    ticks = iter([100.0, 130.0])
+    estimate = FirstEpochEstimate(lesson._shorter_budgets(get_profile("quick")),
+                                  clock=lambda: next(ticks))
+    estimate.set_params({"epochs": 40})
+    for epoch in range(3):
+        estimate.on_epoch_begin(epoch)
+        estimate.on_epoch_end(epoch)
+    printed = capsys.readouterr().out
+    assert printed.count("\n") == 1, printed  # once, after the first epoch
+    assert "The first epoch took 30 s: at that pace the 40 epochs take about 20 minutes" in printed
+    assert printed.rstrip().endswith("set PROFILE to 'grade' (1,000 training images, 10 epochs).")
+    assert lesson._shorter_budgets(get_profile("grade")) == ""  # nothing shorter on real images
+    assert "'speedrun-grade'" in lesson._shorter_budgets(get_profile("speedrun-quick"))

@@ -103,6 +103,59 @@ def _block(bn=True, convs=2, pool=True):
     return block
 
 
+def _true_class_probability(model, images, labels):
+    probabilities = model.predict(images, verbose=0)
+    return probabilities[np.arange(len(labels)), labels]
+
+
+def _loss_of_predicted_class(model, images, labels):
+    return float(-np.mean(np.log(model.predict(images, verbose=0).max(axis=1))))
+
+
+def _loss_log10(model, images, labels):
+    return float(-np.mean(np.log10(_true_class_probability(model, images, labels))))
+
+
+def _loss_summed(model, images, labels):
+    return float(-np.sum(np.log(_true_class_probability(model, images, labels))))
+
+
+def _overfit(measure_after=False, optimizer="adam", only_last=False, fit=False):
+    """``overfit_one_batch`` as written correctly (the defaults) or with one mistake."""
+    def overfit_one_batch(model, images, labels, steps, learning_rate):
+        keras = _keras()
+        chosen = (keras.optimizers.Adam if optimizer == "adam" else keras.optimizers.SGD)(
+            learning_rate=learning_rate)
+        model.compile(optimizer=chosen, loss="categorical_crossentropy")
+        targets = keras.utils.to_categorical(labels, 10)
+        if fit:
+            return model.fit(images, targets, epochs=steps, batch_size=len(images),
+                             verbose=0).history["loss"]
+        losses = []
+        for _ in range(steps):
+            loss = float(model.train_on_batch(images, targets))
+            losses.append(model.evaluate(images, targets, verbose=0) if measure_after else loss)
+        return losses[-1] if only_last else losses
+    return overfit_one_batch
+
+
+def _trained_in_smoke(batch_size=32, fits=1):
+    """``check_training_setup``'s arguments for a small model fitted to the smoke profile's
+    256 images for its 3 epochs, as the lesson asks (the defaults) or with one mistake."""
+    keras = _keras()
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+                  loss="categorical_crossentropy", metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (256, 32, 32, 3)).astype("float32")
+    targets = keras.utils.to_categorical(rng.integers(0, 10, 256), 10)
+    for _ in range(fits):
+        history = model.fit(images, targets, validation_data=(images[:32], targets[:32]),
+                            epochs=3, batch_size=batch_size, verbose=0)
+    return {"model": model, "history": history.history, "profile": "smoke"}
+
+
 # --- lesson 02 ----------------------------------------------------------------------
 
 def _crop_same_place(images, padding, rng):
@@ -538,6 +591,23 @@ CATALOGUE = [
     ("01_baseline_cnn", "an extra hidden Dense layer", "check_baseline_structure",
      lambda: {"model": _model(_block(), dense_extra=True)}),
 
+    ("01_baseline_cnn", "initial loss from the predicted class, not the true one",
+     "check_initial_loss", lambda: {"initial_loss": _loss_of_predicted_class}),
+    ("01_baseline_cnn", "initial loss with log10", "check_initial_loss",
+     lambda: {"initial_loss": _loss_log10}),
+    ("01_baseline_cnn", "initial loss summed over the images", "check_initial_loss",
+     lambda: {"initial_loss": _loss_summed}),
+    ("01_baseline_cnn", "each step's loss measured after the step", "check_overfit_one_batch",
+     lambda: {"overfit_one_batch": _overfit(measure_after=True)}),
+    ("01_baseline_cnn", "plain SGD instead of Adam", "check_overfit_one_batch",
+     lambda: {"overfit_one_batch": _overfit(optimizer="sgd")}),
+    ("01_baseline_cnn", "only the last step's loss", "check_overfit_one_batch",
+     lambda: {"overfit_one_batch": _overfit(only_last=True)}),
+    ("01_baseline_cnn", "batches of 64, not the profile's 32", "check_training_setup",
+     lambda: _trained_in_smoke(batch_size=64)),
+    ("01_baseline_cnn", "fit run twice on the same model", "check_training_setup",
+     lambda: _trained_in_smoke(fits=2)),
+
     ("02_data_augmentation", "one crop position for the whole batch", "check_random_crop",
      lambda: {"random_crop": _crop_same_place}),
     ("02_data_augmentation", "offsets that never reach 2 * padding", "check_random_crop",
@@ -763,6 +833,10 @@ def _plateau_callback_logs_without_default():
 
 # (lesson, variant, check, arguments): right answers written another way; each must pass.
 CORRECT_VARIANTS = [
+    ("01_baseline_cnn", "fit with the batch as one batch, one epoch a step",
+     "check_overfit_one_batch", lambda: {"overfit_one_batch": _overfit(fit=True)}),
+    ("01_baseline_cnn", "one fit in the profile's batches and epochs", "check_training_setup",
+     lambda: _trained_in_smoke()),
     ("06_callbacks", "on_train_begin(self, logs) without a default", "check_plateau_callback",
      lambda: {"schedule": _plateau_callback_logs_without_default()}),
 ]

@@ -1,10 +1,11 @@
 """Lesson 01 (the baseline CNN): output sizes, receptive fields, the network's structure, the
-training loop's settings.
+sanity checks before training, the training loop's settings.
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 from ...profiles import Profile, get_profile
 from .common import to_numpy
@@ -51,9 +52,75 @@ def check_receptive_field(receptive_field):
             f"k adds (k - 1) x (the product of the strides before it) pixels")
 
 
+# The sanity checks' probe: a softmax over the pixels of 8 made-up images, with weights drawn
+# from numpy (the same in every process, and the notebook's random state untouched). Adam
+# at 1e-3 fits it in 30 steps (measured: 2.85 to 0.004).
+SANITY_STEPS, SANITY_LEARNING_RATE = 30, 1e-3
+
+
+def _probe():
+    """A fresh probe model, the probe's images (uint8) and their integer labels."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (8, 32, 32, 3)).astype("uint8")
+    labels = rng.integers(0, 10, 8)
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Rescaling(1 / 255),
+                              keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    model.layers[-1].set_weights([rng.normal(0, 0.02, (32 * 32 * 3, 10)).astype("float32"),
+                                  np.zeros(10, "float32")])
+    return model, images, labels
+
+
+def _cross_entropy(probabilities, labels) -> float:
+    probabilities = to_numpy(probabilities)
+    return float(-np.mean(np.log(probabilities[np.arange(len(labels)), labels])))
+
+
+def check_initial_loss(initial_loss):
+    """``initial_loss(model, images, labels)``: the model's mean cross-entropy on the images."""
+    model, images, labels = _probe()
+    want = _cross_entropy(model.predict(images, verbose=0), labels)
+    got = float(to_numpy(initial_loss(model, images, labels)))
+    assert abs(got - want) < 1e-4, (
+        f"initial_loss gives {got:.4f} on the check's model and images, want {want:.4f}: the "
+        f"mean over the images of -ln(the probability the model gives the true class). Hint: "
+        f"model.predict, then the natural log (np.log) of each image's true-class probability")
+    uniform = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
+                                keras.layers.Dense(10, activation="softmax",
+                                                   kernel_initializer="zeros")])
+    got = float(to_numpy(initial_loss(uniform, images, labels)))
+    assert abs(got - np.log(10)) < 1e-4, (
+        f"a model that gives every class 1/10 has a loss of ln 10 = {np.log(10):.4f}; your "
+        f"initial_loss gives {got:.4f}")
+
+
+def check_overfit_one_batch(overfit_one_batch):
+    """``overfit_one_batch(model, images, labels, steps, learning_rate)``: each step's loss
+    while Adam fits the model to that one batch, as keras' own training records it."""
+    model, images, labels = _probe()
+    got = to_numpy(overfit_one_batch(model, images, labels, SANITY_STEPS, SANITY_LEARNING_RATE))
+    assert got.shape == (SANITY_STEPS,), (
+        f"overfit_one_batch returned shape {got.shape}, want one loss per step: "
+        f"({SANITY_STEPS},) for {SANITY_STEPS} steps")
+    reference, _, _ = _probe()  # the same model, fitted here with keras' Adam
+    reference.compile(optimizer=keras.optimizers.Adam(SANITY_LEARNING_RATE),
+                      loss="categorical_crossentropy")
+    targets = keras.utils.to_categorical(labels, 10)
+    want = np.array([float(to_numpy(reference.train_on_batch(images, targets)))
+                     for _ in range(SANITY_STEPS)])
+    assert abs(got[0] - want[0]) < 1e-3, (
+        f"the first loss is {got[0]:.4f}, want {want[0]:.4f}, the untrained model's: record "
+        f"the loss of each training step as it is taken (train_on_batch returns it), not the "
+        f"loss measured after the step")
+    worst = int(np.argmax(np.abs(got - want)))
+    assert np.allclose(got, want, atol=1e-3), (
+        f"step {worst + 1}: loss {got[worst]:.4f}, want {want[worst]:.4f} (keras' Adam at "
+        f"learning_rate {SANITY_LEARNING_RATE}, categorical cross-entropy, the whole batch "
+        f"each step, {SANITY_STEPS} steps)")
+
+
 def check_training_setup(model: keras.Model, history: dict, profile: Profile | str):
     """The student's loop: Adam at the profile's learning rate, categorical cross-entropy,
-    accuracy, ``fit`` for the profile's epochs with validation data."""
+    accuracy, one ``fit`` for the profile's epochs in its batches, with validation data."""
     profile = get_profile(profile)
     optimizer = model.optimizer
     assert isinstance(optimizer, keras.optimizers.Adam) and not isinstance(
@@ -75,6 +142,18 @@ def check_training_setup(model: keras.Model, history: dict, profile: Profile | s
     assert epochs == profile.epochs, (
         f"fit ran {epochs} epochs; the {profile.name} profile trains {profile.epochs} "
         f"(lesson.profile.epochs)")
+    # The optimizer's own count of the steps it took (saved with the model) says how the
+    # model was trained, which the history alone does not: the batch size, and one fit.
+    from ...training import training_images
+
+    images = training_images(profile)
+    want = profile.epochs * -(-images // profile.batch_size)
+    steps = int(to_numpy(optimizer.iterations))
+    assert steps == want, (
+        f"the optimizer took {steps} steps; {profile.epochs} epochs over the profile's "
+        f"{images:,} training images in batches of {profile.batch_size} "
+        f"(lesson.profile.batch_size) take {want}. Pass batch_size to fit, train on "
+        f"data.x_train, and if you ran fit again, build the model again first")
 
 
 def _layers_of(model: keras.Model, kind) -> list:
