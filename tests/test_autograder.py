@@ -536,4 +536,5 @@ def test_canvas_and_gradescope_exports(graded):
         assert {"name", "score", "max_score", "visibility"} <= set(test)
         assert 0 <= test["score"] <= test["max_score"]
     by_hand = [t for t in results["tests"] if "graded by hand" in t.get("output", "")]
-    assert by_hand and all(TRAINING_LESSON in t["name"] and t["score"] == 0 for t in by_hand)
+    assert by_hand and all(TRAINING_LESSON in t["name"] and t["score"] == 0 for t in by_hand), \
+        [(t["name"], t["score"], t.get("output", "")[:80]) for t in results["tests"]]

@@ -120,8 +120,10 @@ def _loss_summed(model, images, labels):
     return float(-np.sum(np.log(_true_class_probability(model, images, labels))))
 
 
-def _overfit(measure_after=False, optimizer="adam", only_last=False, fit=False):
-    """``overfit_one_batch`` as written correctly (the defaults) or with one mistake."""
+def _overfit(measure_after=False, optimizer="adam", only_last=False, fit=False,
+             running_mean=False):
+    """``overfit_one_batch`` as written correctly (the defaults: ``train_on_batch`` after
+    ``reset_metrics``) or with one mistake."""
     def overfit_one_batch(model, images, labels, steps, learning_rate):
         keras = _keras()
         chosen = (keras.optimizers.Adam if optimizer == "adam" else keras.optimizers.SGD)(
@@ -133,8 +135,11 @@ def _overfit(measure_after=False, optimizer="adam", only_last=False, fit=False):
                              verbose=0).history["loss"]
         losses = []
         for _ in range(steps):
+            model.reset_metrics()
             loss = float(model.train_on_batch(images, targets))
             losses.append(model.evaluate(images, targets, verbose=0) if measure_after else loss)
+        if running_mean:  # what keras 3.10's train_on_batch reports without reset_metrics
+            return list(np.cumsum(losses) / np.arange(1, steps + 1))
         return losses[-1] if only_last else losses
     return overfit_one_batch
 
@@ -603,6 +608,8 @@ CATALOGUE = [
      lambda: {"overfit_one_batch": _overfit(optimizer="sgd")}),
     ("01_baseline_cnn", "only the last step's loss", "check_overfit_one_batch",
      lambda: {"overfit_one_batch": _overfit(only_last=True)}),
+    ("01_baseline_cnn", "the mean of the losses so far, not each step's", "check_overfit_one_batch",
+     lambda: {"overfit_one_batch": _overfit(running_mean=True)}),
     ("01_baseline_cnn", "batches of 64, not the profile's 32", "check_training_setup",
      lambda: _trained_in_smoke(batch_size=64)),
     ("01_baseline_cnn", "fit run twice on the same model", "check_training_setup",
@@ -833,8 +840,8 @@ def _plateau_callback_logs_without_default():
 
 # (lesson, variant, check, arguments): right answers written another way; each must pass.
 CORRECT_VARIANTS = [
-    ("01_baseline_cnn", "fit with the batch as one batch, one epoch a step",
-     "check_overfit_one_batch", lambda: {"overfit_one_batch": _overfit(fit=True)}),
+    ("01_baseline_cnn", "train_on_batch after reset_metrics, step by step",
+     "check_overfit_one_batch", lambda: {"overfit_one_batch": _overfit()}),
     ("01_baseline_cnn", "one fit in the profile's batches and epochs", "check_training_setup",
      lambda: _trained_in_smoke()),
     ("06_callbacks", "on_train_begin(self, logs) without a default", "check_plateau_callback",
