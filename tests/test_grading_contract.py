@@ -274,3 +274,33 @@ def test_the_sandbox_binds_the_stand_in_and_never_the_real_data(tmp_path, monkey
     command = bwrap_prefix([], readable)
     assert command[command.index("CIFAR_COURSE_DATA") + 1] == str(stand_in.resolve())
     assert resolve_source() == real.resolve()  # the grader itself still reads the real data
+
+
+def test_the_install_digest_covers_the_graded_copys_arrays_and_nothing_else_in_the_cache(
+        tmp_path, monkeypatch):
+    """Another process decoding a copy into the same cache while a class is graded (a lesson,
+    a reference run) voided every grade; rewriting the graded copy's arrays still must."""
+    from cifar_course.data.loading import cache_file
+    from cifar_course.grading.isolated import install_digest
+
+    source = tmp_path / "cifar10-jpeg.tar.gz"
+    source.write_bytes(b"the copy the grader was given")
+    monkeypatch.setenv("CIFAR_COURSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CIFAR_COURSE_DATA", str(source))
+    arrays = cache_file()
+    arrays.parent.mkdir()
+    arrays.write_bytes(b"its decoded arrays")
+    before, synthetic = install_digest("grade"), install_digest("smoke")
+
+    (arrays.parent / "cifar10-0123456789abcdef.npz").write_bytes(b"another copy, decoded")
+    (arrays.parent / f"{arrays.stem}.4242.tmp.npz").write_bytes(b"a cache being written")
+    assert install_digest("grade") == before
+    arrays.write_bytes(b"its decoded arrays, rewritten")
+    assert install_digest("grade") != before
+    assert install_digest("smoke") == synthetic  # a profile of synthetic images reads no copy
+    npz = tmp_path / "arrays.npz"  # a copy that is arrays already is digested itself
+    npz.write_bytes(b"x_train ...")
+    monkeypatch.setenv("CIFAR_COURSE_DATA", str(npz))
+    packed = install_digest("grade")
+    npz.write_bytes(b"x_train ..., rewritten")
+    assert install_digest("grade") != packed

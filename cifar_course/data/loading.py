@@ -125,6 +125,30 @@ def _remove_stale_caches(kept: Path, path: str) -> None:
             meta_file.unlink(missing_ok=True)
 
 
+def cache_file(source: str | os.PathLike | None = None) -> Path | None:
+    """The file ``source`` (default: the configuration's) is decoded into, or None where it
+    has none (keras' own download, an .npz, which is arrays already, a source not there)."""
+    try:
+        resolved = resolve_source(source)
+    except DatasetNotFoundError:
+        return None
+    if resolved == "keras" or resolved.suffix == ".npz" or not resolved.exists():
+        return None
+    return cache_dir() / f"cifar10-{_cache_key(resolved)}.npz"
+
+
+def arrays_file(source: str | os.PathLike | None = None) -> Path | None:
+    """The file ``source``'s arrays are read from: the .npz it is, or the cache it is
+    decoded into (None for keras' own download, or a source not there)."""
+    try:
+        resolved = resolve_source(source)
+    except DatasetNotFoundError:
+        return None
+    if resolved != "keras" and resolved.suffix == ".npz":
+        return resolved
+    return cache_file(resolved)
+
+
 def load_cifar10_with_info(
     source: str | os.PathLike | None = None, *, use_cache: bool = True
 ) -> tuple[Arrays, SourceInfo]:
@@ -139,15 +163,14 @@ def load_cifar10_with_info(
         raise DatasetNotFoundError(
             f"CIFAR-10 source {str(resolved)!r} does not exist. Fix: check the path "
             f"(or the CIFAR_COURSE_DATA environment variable that named it).")
-    # An .npz source is arrays already: caching it would only copy it.
-    use_cache = use_cache and resolved.suffix != ".npz"
-    cache_file = cache_dir() / f"cifar10-{_cache_key(resolved)}.npz"
-    if use_cache and (cached := _load_cached(cache_file)) is not None:
+    cached_in = cache_file(resolved)
+    use_cache = use_cache and cached_in is not None
+    if use_cache and (cached := _load_cached(cached_in)) is not None:
         arrays, info = cached
         if info.content_sha256 is None:  # a cache from before the digest: add it once
             info = replace(info, content_sha256=_content_sha256(arrays, info.sha256))
             try:  # the metadata alone: the arrays (which the grader digests) stay as they are
-                cache_file.with_suffix(".json").write_text(json.dumps(asdict(info), indent=1))
+                cached_in.with_suffix(".json").write_text(json.dumps(asdict(info), indent=1))
             except OSError:
                 pass
         return arrays, info
@@ -164,7 +187,7 @@ def load_cifar10_with_info(
                       _content_sha256(arrays, sha256))
     if use_cache:
         try:
-            _store_cached(cache_file, arrays, info)
+            _store_cached(cached_in, arrays, info)
         except OSError:  # a read-only home must not stop the lesson
             pass
     return arrays, info

@@ -447,7 +447,7 @@ def _autograde_all(course: Path, students, *, jobs, profile, memory_gb, sandbox,
                      grader=GraderSettings(sandbox=sandbox, memory_gb=memory_gb,
                                            stand_in=str(stand_in.resolve()) if stand_in else None,
                                            # the course as installed before any student's code ran
-                                           install_digest=install_digest()))
+                                           install_digest=install_digest(profile)))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(autograde_student, course, s, config) for s in students]
         for future in as_completed(futures):  # each marker as soon as its student is done
@@ -515,7 +515,7 @@ def _grade_one(course: Path, student: str) -> int:
     submitted = course / "submitted" / student
     # A student whose every notebook was invalid has nothing here: collect said why.
     lessons = sorted(submitted.iterdir()) if submitted.is_dir() else []
-    if expected and install_digest() != expected:
+    if expected and install_digest(config.profile_name()) != expected:
         for folder in lessons:
             print(f"{PROBLEM_MARK}{folder.name}\tgrader error, not graded: the installed "
                   f"cifar-course or its data cache changed since grading began (by an earlier "
@@ -540,7 +540,7 @@ def _grade_one(course: Path, student: str) -> int:
             print(outcome["log"])
             tail = outcome["log"].strip().splitlines()[-1:] or ["no log"]
             print(f"{PROBLEM_MARK}{folder.name}\tnbgrader could not autograde it: {tail[0]}")
-        if expected and install_digest() != expected:
+        if expected and install_digest(config.profile_name()) != expected:
             # Who changed it cannot be told apart here (this notebook, one graded at the
             # same time, someone on the machine): the lesson's grades are void, not earned.
             print(f"{PROBLEM_MARK}{folder.name}\tnot graded (grades void): the installed "

@@ -234,22 +234,28 @@ def run_isolated(check: str, *, references_sha256: str | None = None,
     print(message or f"{check}: passed")
 
 
-def install_digest() -> str:
-    """SHA-256 over the installed cifar_course package and the decoded-data cache.
+def install_digest(profile: str) -> str:
+    """SHA-256 over the installed cifar_course package and, where ``profile`` grades on
+    real images, the arrays the configured copy of CIFAR-10 is read from (the test set
+    the checks measure on).
 
     The grader takes it before the first submission and checks it before each
     one and after each notebook: a notebook that rewrote the checks, the
-    references or the cached test set is caught.
+    references or the cached test set is caught. Nothing else in the cache is the
+    grader's (another copy decoded by another process, a cache being written), and
+    a profile on synthetic images reads no copy at all: neither changes the digest.
     """
     import hashlib
 
     from .. import __file__ as package_init
-    from ..data.loading import cache_dir
+    from ..data.loading import arrays_file
+    from ..profiles import get_profile
 
     digest = hashlib.sha256()
     package = Path(package_init).parent
     files = sorted(p for p in package.rglob("*") if p.suffix in (".py", ".json") and p.is_file())
-    files += sorted(cache_dir().glob("cifar10-*.npz"))
+    arrays = None if get_profile(profile).synthetic else arrays_file()
+    files += [arrays] if arrays is not None and arrays.exists() else []
     for path in files:
         digest.update(str(path).encode())
         digest.update(path.read_bytes())
