@@ -304,3 +304,37 @@ def test_the_install_digest_covers_the_graded_copys_arrays_and_nothing_else_in_t
     packed = install_digest("grade")
     npz.write_bytes(b"x_train ..., rewritten")
     assert install_digest("grade") != packed
+
+
+def test_a_void_lesson_zeroes_what_the_grader_decided_and_keeps_the_instructors_grades(
+        tmp_path, monkeypatch):
+    """A void once set every grade of the lesson to zero, the hand-graded questions too: an
+    instructor's grade was lost, and a later regrade could not tell that zero from theirs."""
+    from nbgrader.api import Gradebook
+
+    from cifar_course.grading.autograde import zero_lesson
+    from cifar_course.grading.isolated import interpreter_first
+
+    monkeypatch.setenv("PATH", interpreter_first(os.environ.get("PATH", "")))  # its alembic
+
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gradebook:
+        gradebook.add_assignment("lesson")
+        gradebook.add_notebook("lesson", "lesson")
+        gradebook.add_grade_cell("test", "lesson", "lesson", max_score=3, cell_type="code")
+        gradebook.add_task_cell("marked", "lesson", "lesson", max_score=2, cell_type="markdown")
+        gradebook.add_task_cell("unmarked", "lesson", "lesson", max_score=2, cell_type="markdown")
+        gradebook.add_student("ada")
+        gradebook.add_submission("lesson", "ada")
+        gradebook.find_grade("test", "lesson", "lesson", "ada").auto_score = 3
+        gradebook.find_grade("marked", "lesson", "lesson", "ada").manual_score = 1.5
+        gradebook.db.commit()
+
+    zero_lesson(tmp_path, "ada", "lesson")
+
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gradebook:
+        def grade(name):
+            return gradebook.find_grade(name, "lesson", "lesson", "ada")
+
+        assert grade("test").score == 0
+        assert grade("marked").manual_score == 1.5
+        assert grade("unmarked").manual_score is None and grade("unmarked").auto_score is None

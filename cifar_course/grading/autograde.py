@@ -448,6 +448,7 @@ def _autograde_all(course: Path, students, *, jobs, profile, memory_gb, sandbox,
                                            stand_in=str(stand_in.resolve()) if stand_in else None,
                                            # the course as installed before any student's code ran
                                            install_digest=install_digest(profile)))
+    voided = []  # (student, lesson) whose grades were taken with a changed install
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(autograde_student, course, s, config) for s in students]
         for future in as_completed(futures):  # each marker as soon as its student is done
@@ -465,8 +466,12 @@ def _autograde_all(course: Path, students, *, jobs, profile, memory_gb, sandbox,
                     lesson, message = line[len(PROBLEM_MARK):].split("\t", 1)
                     problems.add(student, lesson, message)
                 elif line.startswith(ZERO_MARK):
-                    zero_lesson(course, student, line[len(ZERO_MARK):].strip())
+                    voided.append((student, line[len(ZERO_MARK):].strip()))
     flag_tampering(course, students, problems)
+    # After it: flag_tampering clears an intact cell's zero from an earlier grading, and
+    # would clear these too, giving a void lesson its autograded points back.
+    for student, lesson in voided:
+        zero_lesson(course, student, lesson)
     problems.save()
     return seconds
 
@@ -553,8 +558,9 @@ def _grade_one(course: Path, student: str) -> int:
 
 
 def zero_lesson(course, student: str, lesson: str) -> None:
-    """Every graded cell of a student's lesson to zero: its grades were taken with a changed
-    install and are void (the CSV says why and that the student must be graded again)."""
+    """Every autograded cell of a student's lesson to zero: its grades were taken with a
+    changed install and are void (the CSV says why and that the student must be graded
+    again). Cells graded by hand keep the instructor's grade, or none."""
     from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gradebook:
@@ -563,7 +569,8 @@ def zero_lesson(course, student: str, lesson: str) -> None:
         except MissingEntry:
             return
         for grade in submission.grades:
-            grade.manual_score = 0
+            if grade.auto_score is not None:  # what this grading decided; never a hand grade
+                grade.manual_score = 0
         gradebook.db.commit()
 
 
