@@ -515,6 +515,30 @@ def test_a_student_past_the_time_limit_is_recorded_and_the_class_goes_on(graded,
     assert "not graded: over the grader's time limit" in output
 
 
+def test_a_void_lesson_scores_zero_and_its_questions_stay_to_be_graded_by_hand(graded, tmp_path,
+                                                                              monkeypatch):
+    """A worker reports a lesson void (the install changed while it ran). The tamper check
+    that follows once cleared the zeros of its intact cells, giving its points back, and the
+    void had zeroed its written questions, which then no longer read as graded by hand."""
+    from cifar_course.grading import autograde
+    from cifar_course.grading.exports import gradescope_results
+
+    course = course_copy(graded, tmp_path)
+
+    def voiding_worker(course, student, config, timeout=None):
+        return student, 1, f"{autograde.ZERO_MARK}{TRAINING_LESSON}\n", 0.0
+
+    monkeypatch.setattr(autograde, "autograde_student", voiding_worker)
+    autograde.autograde_all(course, ["correct"], jobs=1, profile="smoke", sandbox="none",
+                            log=lambda *a: None)
+    rows = {r["lesson"]: r["score"] for r in autograde.export_csv(course, tmp_path / "grades.csv")
+            if r["student"] == "correct"}
+    assert rows == {LESSON: 5, TRAINING_LESSON: 0}
+    by_hand = [t["name"] for t in gradescope_results(course, "correct")["tests"]
+               if "graded by hand" in t.get("output", "")]
+    assert by_hand and all(TRAINING_LESSON in name for name in by_hand), by_hand
+
+
 def test_canvas_and_gradescope_exports(graded):
     import json
 
