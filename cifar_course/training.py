@@ -21,6 +21,7 @@ from .data.loading import SourceInfo
 from .evaluation import evaluate_model
 from .models import NUM_CLASSES, build_stage_model
 from .profiles import Profile, get_profile
+from .references.figures import duration
 from .stages import Stage, get_stage
 
 # The training/validation split is fixed (seed 0) whatever the training seed:
@@ -195,10 +196,6 @@ class TrainResult:
         }
 
 
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} minutes"
-
-
 class FirstEpochEstimate(keras.callbacks.Callback):
     """After the first epoch, say how long the run's epochs take at that pace on this
     machine (fewer where EarlyStopping ends it sooner), and how to choose a shorter budget."""
@@ -214,8 +211,8 @@ class FirstEpochEstimate(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if epoch == 0 and self.start is not None:
             seconds, epochs = self.clock() - self.start, self.params.get("epochs") or 1
-            print(f"The first epoch took {_duration(seconds)}: at that pace the {epochs} epochs "
-                  f"take about {_duration(seconds * epochs)} on this machine (less if training "
+            print(f"The first epoch took {duration(seconds)}: at that pace the {epochs} epochs "
+                  f"take about {duration(seconds * epochs)} on this machine (less if training "
                   f"stops early). {self.shorter}".rstrip(), flush=True)
 
 

@@ -29,13 +29,18 @@ PLACEHOLDER = re.compile(r"\{\{\s*([\w-]+)\s+([\w+-]+)\s+(\w+)(?:\s+(\w+))?\s*\}
 STATS = ("band", "mean", "std", "values", "seeds", "total")
 
 
+def duration(seconds: float) -> str:
+    """A run time as the course states it: seconds below 90, else whole minutes."""
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} minutes"
+
+
 def _number(metric: str, value: float) -> str:
     if metric == "test_accuracy":
         return f"{100 * value:.2f}%"
     if metric in ("epochs_run", "best_epoch"):
         return f"{value:g}" if value == int(value) else f"{value:.1f}"
     if metric in ("train_seconds", "wall_seconds"):
-        return f"{value:.0f} s" if value < 90 else f"{value / 60:.0f} minutes"
+        return duration(value)
     return f"{value:.3f}"
 
 
