@@ -71,11 +71,24 @@ def test_label_smoothing_checks():
 
 
 def test_adamw_check_tells_decoupled_decay_from_l2():
-    checks.check_adamw(keras.optimizers.AdamW(1e-3, weight_decay=0.05))
+    from cifar_course.stages import get_stage
+    from cifar_course.training import build_optimizer
+
+    # The optimizer the references train with passes (it leaves biases, gamma, beta alone).
+    checks.check_adamw(build_optimizer(get_stage("adamw"), get_profile("smoke")))
+    with pytest.raises(AssertionError, match="named 'bias'"):
+        checks.check_adamw(keras.optimizers.AdamW(1e-3, weight_decay=0.05))
     with pytest.raises(AssertionError, match="AdamW"):
         checks.check_adamw(keras.optimizers.Adam(1e-3))
     with pytest.raises(AssertionError, match="weight_decay"):
         checks.check_adamw(keras.optimizers.AdamW(1e-3, weight_decay=0.004))
+    # An optimizer that has trained is built on its model's variables: the check asks for a
+    # new one rather than failing inside keras.
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=0.05), loss="mse")
+    model.fit(np.ones((4, 2)), np.ones((4, 1)), verbose=0)
+    with pytest.raises(AssertionError, match="hand the check a new one"):
+        checks.check_adamw(model.optimizer)
 
 
 @pytest.mark.parametrize("probability", [None, 0.25])

@@ -123,6 +123,25 @@ def test_one_checker_decides_several_checks_with_the_graders_settings(tmp_path):
     assert decide(tmp_path / "a" / "request.json", call)[0]
 
 
+def test_a_loss_or_optimizer_is_judged_by_what_the_students_object_did(tmp_path):
+    """The checker rebuilds a loss or an optimizer from its config, which may name keras'
+    class for the student's own and carries no exclusions from weight decay: the verdict
+    comes from what the student's object did, measured in the kernel (issue 32)."""
+    from wrong_answers import _adamw, _loss_claiming_smoothing
+
+    cases = [("check_label_smoothing_loss", "loss", _loss_claiming_smoothing(), 0.1, False),
+             ("check_label_smoothing_loss", "loss",
+              keras.losses.CategoricalCrossentropy(label_smoothing=0.1), 0.1, True),
+             ("check_adamw", "optimizer", _adamw(excluded=()), 0.05, False),
+             ("check_adamw", "optimizer", _adamw(), 0.05, True)]
+    for index, (check, slot, value, setting, right) in enumerate(cases):
+        literal = "smoothing" if slot == "loss" else "weight_decay"
+        call = HiddenCall(check, 1, slots=(slot,), literals={literal: setting})
+        request = save_answer(check, {slot: value}, tmp_path / str(index))
+        passed, message = decide(request, call)
+        assert passed == right, (check, value, message)
+
+
 def test_a_kernels_hidden_tests_share_one_checker_that_a_timeout_replaces(tmp_path):
     """Outside the grader, run_isolated decides in one checker process per kernel (as the
     grader decides a notebook in one): reused while it lives, started anew once a batch

@@ -323,6 +323,19 @@ def _loss_none():
     return _keras().losses.CategoricalCrossentropy()
 
 
+def _loss_claiming_smoothing():
+    """Keras' class in name and config (smoothing 0.1), plain cross-entropy in what it
+    computes: its config alone rebuilds keras' smoothed loss (issue 32)."""
+    keras = _keras()
+
+    class CategoricalCrossentropy(keras.losses.CategoricalCrossentropy):
+        def call(self, y_true, y_pred):
+            return keras.losses.categorical_crossentropy(y_true, y_pred)
+
+    CategoricalCrossentropy.__module__ = "keras.losses"
+    return CategoricalCrossentropy(label_smoothing=0.1)
+
+
 # --- lesson 05 ----------------------------------------------------------------------
 
 def _adam(w, g, m, v, t, lr, b1=0.9, b2=0.999, eps=1e-7, correct=True):
@@ -367,6 +380,14 @@ def _optimizer_default_decay():
 
 def _optimizer_sgd():
     return _keras().optimizers.SGD(1e-3, weight_decay=0.05)
+
+
+def _adamw(excluded=("bias", "gamma", "beta")):
+    """AdamW 0.05 excluding the variables whose names match ``excluded`` (none: decays all)."""
+    optimizer = _keras().optimizers.AdamW(1e-3, weight_decay=0.05)
+    if excluded:
+        optimizer.exclude_from_weight_decay(var_names=list(excluded))
+    return optimizer
 
 
 # --- lesson 06 ----------------------------------------------------------------------
@@ -680,6 +701,8 @@ CATALOGUE = [
      lambda: {"loss": _loss_wrong_smoothing(), "smoothing": 0.1}),
     ("04_label_smoothing", "smoothing left out of the loss", "check_label_smoothing_loss",
      lambda: {"loss": _loss_none(), "smoothing": 0.1}),
+    ("04_label_smoothing", "a loss that says it smooths and does not", "check_label_smoothing_loss",
+     lambda: {"loss": _loss_claiming_smoothing(), "smoothing": 0.1}),
 
     ("05_adamw", "decay after the Adam step", "check_adamw_step",
      lambda: {"adamw_step": _adamw_decay_after}),
@@ -699,6 +722,10 @@ CATALOGUE = [
      lambda: {"optimizer": _optimizer_default_decay(), "weight_decay": 0.05}),
     ("05_adamw", "SGD with decay", "check_adamw",
      lambda: {"optimizer": _optimizer_sgd(), "weight_decay": 0.05}),
+    ("05_adamw", "biases and batch-norm parameters decayed too", "check_adamw",
+     lambda: {"optimizer": _adamw(excluded=()), "weight_decay": 0.05}),
+    ("05_adamw", "batch-norm's gamma and beta decayed", "check_adamw",
+     lambda: {"optimizer": _adamw(excluded=("bias",)), "weight_decay": 0.05}),
 
     ("06_callbacks", "ties count as progress", "check_plateau_callback",
      lambda: {"schedule": _plateau("ties count")}),
@@ -756,6 +783,8 @@ CATALOGUE = [
      lambda: _recipe(l2=2.5e-4)),
     ("08_capstone", "no augmentation in front", "check_final_recipe",
      lambda: _recipe(augment=False)),
+    ("08_capstone", "biases and batch-norm parameters decayed by the optimizer", "check_final_recipe",
+     lambda: {**_recipe(), "optimizer": _adamw(excluded=())}),
     ("09_speedrun", "whitening filters not divided by the root eigenvalue", "check_whitening_kernel",
      lambda: {"whitening_kernel": lambda x, k, e: _whitening(x, k, e, "unscaled")}),
     ("09_speedrun", "whitening divided by the eigenvalue, not its root", "check_whitening_kernel",
@@ -803,7 +832,7 @@ def _recipe(l2=0.0, augment=True):
     keras = _keras()
     model = build_baseline_cnn(augmentation=build_augmentation() if augment else None,
                                dropout=0.5, l2=l2)
-    return {"model": model, "optimizer": keras.optimizers.AdamW(1e-3, weight_decay=0.05),
+    return {"model": model, "optimizer": _adamw(),
             "loss": keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
             "callbacks": _callbacks()}
 
@@ -844,6 +873,8 @@ CORRECT_VARIANTS = [
      "check_overfit_one_batch", lambda: {"overfit_one_batch": _overfit()}),
     ("01_baseline_cnn", "one fit in the profile's batches and epochs", "check_training_setup",
      lambda: _trained_in_smoke()),
+    ("05_adamw", "the exclusions as one pattern", "check_adamw",
+     lambda: {"optimizer": _adamw(excluded=("bias|gamma|beta",)), "weight_decay": 0.05}),
     ("06_callbacks", "on_train_begin(self, logs) without a default", "check_plateau_callback",
      lambda: {"schedule": _plateau_callback_logs_without_default()}),
 ]

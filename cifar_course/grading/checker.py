@@ -170,7 +170,12 @@ def _decode(encoded: dict) -> dict:
                 # network can, and the checks that read the compiled settings say so.
                 decoded[name] = keras.saving.load_model(value, safe_mode=True, compile=False)
         elif kind == "keras_object":
-            decoded[name] = keras.saving.deserialize_keras_object(value, safe_mode=True)
+            from .checks.probes import observed
+
+            # The settings from the config; what the object does, as the kernel measured
+            # the student's own (the config may name a class it is not).
+            decoded[name] = keras.saving.deserialize_keras_object(value["config"], safe_mode=True)
+            observed(decoded[name], _from_json(value["behaviour"]))
         elif kind == "callbacks":
             decoded[name] = value
         elif kind == "replay":

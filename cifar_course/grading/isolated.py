@@ -3,7 +3,8 @@
 A student's notebook can redefine names, monkeypatch keras or numpy, or edit
 files. A hidden test therefore hands the check only data (the model saved as a
 ``.keras`` file, losses and optimizers as their keras configs, the outputs a
-student's function gave on the check's own inputs) to a checker process started
+student's function gave on the check's own inputs, what a loss or optimizer did on
+them) to a checker process started
 with ``python -I`` (no PYTHONPATH, no user site, not the notebook's folder) and
 a scrubbed environment; a kernel's hidden tests share one (``checker.py``). That
 process imports the checks from the installed
@@ -140,7 +141,11 @@ def _encode_arguments(check: str, arguments: dict, folder: Path) -> dict:
                 value.save(folder / f"{name}.keras")
             encoded[name] = {"model": f"{name}.keras"}  # the file beside the request; no path
         elif isinstance(value, (keras.losses.Loss, keras.optimizers.Optimizer)):
-            encoded[name] = {"keras_object": keras.saving.serialize_keras_object(value)}
+            # Its settings as its config, and what it does as measured here: a config
+            # can name keras' class for a class of the student's own (checks.probes).
+            encoded[name] = {"keras_object": {
+                "config": keras.saving.serialize_keras_object(value),
+                "behaviour": _to_json(checks.behaviour(value))}}
         elif isinstance(value, (list, tuple)) and value and all(
                 isinstance(v, keras.callbacks.Callback) for v in value):
             encoded[name] = {"callbacks": fresh("describe_callbacks")(value)}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from .probes import behaviour, loss_probes
 from .common import _close, to_numpy
 
 
@@ -47,16 +48,19 @@ def check_loss_floor(loss_floor):
 
 
 def check_label_smoothing_loss(loss, smoothing: float = 0.1):
-    """The loss smooths its targets by ``smoothing`` and equals the formula on an example."""
+    """keras' CategoricalCrossentropy smoothing its targets by ``smoothing``, and doing what
+    it says: on the probes its values are keras' (and, on a hand-made pair, the formula's)."""
     assert isinstance(loss, keras.losses.CategoricalCrossentropy), (
         f"use keras.losses.CategoricalCrossentropy (one-hot targets), not {type(loss).__name__}")
     assert abs(loss.get_config()["label_smoothing"] - smoothing) < 1e-9, (
         f"label_smoothing is {loss.get_config()['label_smoothing']}, want {smoothing}")
-    y_true = np.eye(10, dtype="float32")[[3, 7]]
-    y_pred = np.full((2, 10), 0.05, dtype="float32")
-    y_pred[0, 3], y_pred[1, 1] = 0.55, 0.55  # one right, one wrong
+    actual = behaviour(loss)["loss_on_probes"]
+    keras_loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
+    expected = [float(to_numpy(keras_loss(y_true, y_pred))) for y_true, y_pred in loss_probes()]
+    (y_true, y_pred), *_ = loss_probes()
     smoothed = y_true * (1 - smoothing) + smoothing / 10
-    expected = -(smoothed * np.log(y_pred)).sum(axis=1).mean()
-    actual = float(keras.ops.convert_to_numpy(loss(y_true, y_pred)))
-    _close(actual, expected, "the loss on a hand-made example", atol=1e-4)
-
+    formula = -(smoothed * np.log(y_pred)).sum(axis=1).mean()
+    _close(actual[0], formula, "the loss on a hand-made example", atol=1e-4)
+    _close(actual, expected, f"the loss on the check's examples (keras' "
+                             f"CategoricalCrossentropy(label_smoothing={smoothing}) gives these)",
+           atol=1e-4)
