@@ -39,10 +39,19 @@ def private_cache(tmp_path_factory):
     yield
 
 
+def pytest_configure(config):
+    # pytest-xdist hands out files (--dist loadfile) most tests first unless told to keep
+    # the collection's order: the quick capstone, one test of five minutes, then started
+    # last and ran alone (CI: 339 s of one idle worker's time at the end).
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 def pytest_collection_modifyitems(items):
     """Files marked ``long`` (minutes: a class graded, notebooks run, training) first, in
     their own order otherwise: pytest-xdist hands files to its workers in this order
-    (``--dist loadfile``), and a long file handed out last keeps one worker busy alone."""
+    (``--dist loadfile``; ``pytest_configure`` keeps it), and a long file handed out last
+    keeps one worker busy alone."""
     def is_long(item):
         return item.get_closest_marker("long") is not None
 
