@@ -5,7 +5,8 @@
 Words: the markdown cells' words (marking schemes left out, as the student
 sees them). Student lines: non-empty lines inside the solution regions. Questions:
 nbgrader task cells (written answers, graded by hand). Points: autograded test
-cells, then the questions'.
+cells, then the questions'. Habits: the practitioner's habits (issue 35) the lesson
+grades, known by the checks its hidden tests call.
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ import nbformat
 
 SCHEME = re.compile(r"=== BEGIN MARK SCHEME ===.*?=== END MARK SCHEME ===", re.S)
 SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+CHECK = re.compile(r"run_isolated\(\s*[\"'](check_\w+)")
+# A habit -> the checks that grade it.
+HABITS = {
+    "sanity checks": {"check_initial_loss", "check_overfit_one_batch"},
+    "derived gradient": {"check_numerical_gradient", "check_cross_entropy_gradient"},
+    "a look inside": {"check_class_activation_map"},
+}
 
 
 def stats(path: Path) -> dict:
@@ -30,7 +38,10 @@ def stats(path: Path) -> dict:
     return {"lesson": path.stem, "words": words, "student lines": lines,
             "questions": sum(1 for m in meta if m.get("task")),
             "auto points": sum(m.get("points", 0) for m in meta if m.get("grade")),
-            "question points": sum(m.get("points", 0) for m in meta if m.get("task"))}
+            "question points": sum(m.get("points", 0) for m in meta if m.get("task")),
+            "habits": ", ".join(habit for habit, graded_by in HABITS.items()
+                                if graded_by & set(CHECK.findall(
+                                    "".join(c.source for c in notebook.cells)))) or "-"}
 
 
 def main() -> None:

@@ -311,6 +311,46 @@ def _floor_of_one_hot_prediction(smoothing, n_classes):
     return float(-on * np.log(on))
 
 
+def _gradient(f, x, h=1e-5, one_sided=False, halved=True, restore=True):
+    x = np.asarray(x, dtype=np.float64)
+    gradient = np.zeros_like(x)
+    for i in range(x.size):
+        kept = x.flat[i]
+        x.flat[i] = kept + h
+        above = f(x)
+        x.flat[i] = kept if one_sided else kept - h
+        below = f(x)
+        if restore:
+            x.flat[i] = kept
+        gradient.flat[i] = (above - below) / (h if one_sided or not halved else 2 * h)
+    return gradient
+
+
+def _gradient_on_copies(f, x, h=1e-5):
+    gradient = []
+    for i in range(len(x)):
+        step = np.zeros(len(x))
+        step[i] = h
+        gradient.append((f(x + step) - f(x - step)) / (2 * h))
+    return gradient
+
+
+def _softmax(z, shifted=True):
+    with np.errstate(over="ignore", invalid="ignore"):  # the naive one overflows: its mistake
+        e = np.exp(z - z.max() if shifted else z)
+        return e / e.sum()
+
+
+def _ce_gradient(mistake):
+    def gradient(logits, targets):
+        logits, targets = np.asarray(logits, dtype=np.float64), np.asarray(targets, dtype=np.float64)
+        p = _softmax(logits, shifted=mistake != "naive softmax")
+        return {"sign": targets - p, "no targets": p, "naive softmax": p - targets,
+                "by probabilities": -targets / p, "one-hot": p - np.eye(len(p))[targets.argmax()]
+                }[mistake]
+    return gradient
+
+
 def _loss_sparse():
     return _keras().losses.SparseCategoricalCrossentropy()
 
@@ -455,6 +495,24 @@ def _callbacks(monitor="val_loss", restore=True, plateau_patience=2, stop_patien
 
 
 # --- lesson 07 ----------------------------------------------------------------------
+
+def _cam(mistake):
+    def class_activation_map(features, weights, class_index):
+        cam = features @ weights[:, class_index]
+        if mistake == "rescaled":
+            return (cam - cam.min()) / (cam.max() - cam.min())
+        if mistake == "unweighted":
+            return features.mean(axis=-1)
+        if mistake == "bias at every position":
+            return cam + 1.0
+        if mistake == "relu":
+            return np.maximum(cam, 0)
+        if mistake == "softmax weights":
+            soft = np.exp(weights) / np.exp(weights).sum(axis=1, keepdims=True)
+            return features @ soft[:, class_index]
+        raise ValueError(mistake)
+    return class_activation_map
+
 
 def _confusion(labels, predictions, n, transpose=False, normalise=False):
     matrix = np.zeros((n, n))
@@ -695,6 +753,22 @@ CATALOGUE = [
      lambda: {"loss_floor": _floor_zero}),
     ("04_label_smoothing", "the floor of the true class only", "check_loss_floor",
      lambda: {"loss_floor": _floor_of_one_hot_prediction}),
+    ("04_label_smoothing", "a one-sided difference", "check_numerical_gradient",
+     lambda: {"numerical_gradient": lambda f, x: _gradient(f, x, one_sided=True)}),
+    ("04_label_smoothing", "a central difference divided by h, not 2h", "check_numerical_gradient",
+     lambda: {"numerical_gradient": lambda f, x: _gradient(f, x, halved=False)}),
+    ("04_label_smoothing", "each coordinate left nudged", "check_numerical_gradient",
+     lambda: {"numerical_gradient": lambda f, x: _gradient(f, x, restore=False)}),
+    ("04_label_smoothing", "the gradient's sign flipped (t - p)", "check_cross_entropy_gradient",
+     lambda: {"cross_entropy_gradient": _ce_gradient("sign")}),
+    ("04_label_smoothing", "the softmax without the targets", "check_cross_entropy_gradient",
+     lambda: {"cross_entropy_gradient": _ce_gradient("no targets")}),
+    ("04_label_smoothing", "a softmax that overflows on large logits", "check_cross_entropy_gradient",
+     lambda: {"cross_entropy_gradient": _ce_gradient("naive softmax")}),
+    ("04_label_smoothing", "the gradient with respect to the probabilities", "check_cross_entropy_gradient",
+     lambda: {"cross_entropy_gradient": _ce_gradient("by probabilities")}),
+    ("04_label_smoothing", "the one-hot target in place of the smoothed one", "check_cross_entropy_gradient",
+     lambda: {"cross_entropy_gradient": _ce_gradient("one-hot")}),
     ("04_label_smoothing", "sparse cross-entropy (no smoothing)", "check_label_smoothing_loss",
      lambda: {"loss": _loss_sparse(), "smoothing": 0.1}),
     ("04_label_smoothing", "smoothing 0.2", "check_label_smoothing_loss",
@@ -772,6 +846,16 @@ CATALOGUE = [
      lambda: {"cat_dog_confusion": lambda m: _cat_dog(m, "swapped")}),
     ("07_evaluation", "counts, not fractions", "check_cat_dog_confusion",
      lambda: {"cat_dog_confusion": lambda m: _cat_dog(m, "counts")}),
+    ("07_evaluation", "the map rescaled to [0, 1] for display", "check_class_activation_map",
+     lambda: {"class_activation_map": _cam("rescaled")}),
+    ("07_evaluation", "the feature maps averaged, unweighted", "check_class_activation_map",
+     lambda: {"class_activation_map": _cam("unweighted")}),
+    ("07_evaluation", "the bias added at every position", "check_class_activation_map",
+     lambda: {"class_activation_map": _cam("bias at every position")}),
+    ("07_evaluation", "negative evidence cut off (a ReLU on the map)", "check_class_activation_map",
+     lambda: {"class_activation_map": _cam("relu")}),
+    ("07_evaluation", "the classifier's weights put through a softmax", "check_class_activation_map",
+     lambda: {"class_activation_map": _cam("softmax weights")}),
 
     ("08_capstone", "deltas against the baseline, not the previous stage", "check_ablation_deltas",
      lambda: {"ablation_deltas": lambda a: _deltas(a, "against the baseline")}),
@@ -873,6 +957,8 @@ CORRECT_VARIANTS = [
      "check_overfit_one_batch", lambda: {"overfit_one_batch": _overfit()}),
     ("01_baseline_cnn", "one fit in the profile's batches and epochs", "check_training_setup",
      lambda: _trained_in_smoke()),
+    ("04_label_smoothing", "each nudge on a fresh copy of x", "check_numerical_gradient",
+     lambda: {"numerical_gradient": _gradient_on_copies}),
     ("05_adamw", "the exclusions as one pattern", "check_adamw",
      lambda: {"optimizer": _adamw(excluded=("bias|gamma|beta",)), "weight_decay": 0.05}),
     ("06_callbacks", "on_train_begin(self, logs) without a default", "check_plateau_callback",

@@ -1,4 +1,5 @@
-"""Lesson 07 (evaluation): the confusion matrix and the expected calibration error."""
+"""Lesson 07 (evaluation): the confusion matrix, the expected calibration error, and a class
+activation map (a look inside the network)."""
 
 from __future__ import annotations
 
@@ -60,3 +61,31 @@ def check_expected_calibration_error(expected_calibration_error):
             f"confidence 1.0 goes in the last bin), then average |accuracy - mean confidence| "
             f"over the bins, each weighted by its share of the images")
 
+
+
+def check_class_activation_map(class_activation_map):
+    """``class_activation_map(features, weights, class_index)``: the last block's feature maps
+    ``(H, W, K)`` weighted by the classifier's column for the class, ``(H, W)``; its mean plus
+    the class's bias is the logit keras' global pooling and Dense layer give."""
+    import keras
+
+    rng = np.random.default_rng(0)
+    features = rng.gamma(1.0, size=(4, 4, 8))  # after a ReLU: positive
+    weights, bias = rng.normal(size=(8, 10)), rng.normal(size=10)
+    pooled = keras.Sequential([keras.Input((4, 4, 8)), keras.layers.GlobalAveragePooling2D(),
+                               keras.layers.Dense(10)])
+    pooled.layers[-1].set_weights([weights.astype("float32"), bias.astype("float32")])
+    logits = keras.ops.convert_to_numpy(pooled(features[None].astype("float32")))[0]
+    for class_index in (3, 5):
+        cam = to_numpy(class_activation_map(features.copy(), weights.copy(), class_index))
+        assert cam.shape == (4, 4), (
+            f"class {class_index}: the map of (4, 4, 8) feature maps should be (4, 4), got "
+            f"shape {cam.shape}")
+        _close(cam, features @ weights[:, class_index],
+               f"the map for class {class_index} (each position: its features times the "
+               f"classifier's weights for the class, summed over the feature maps; not "
+               f"rescaled)", atol=1e-5)
+        assert abs(cam.mean() + bias[class_index] - logits[class_index]) < 1e-4, (
+            f"class {class_index}: the map's mean plus the bias is "
+            f"{cam.mean() + bias[class_index]:.5f}, keras' pooling and Dense give the logit "
+            f"{logits[class_index]:.5f}")

@@ -1,5 +1,5 @@
-"""Lesson 04 (label smoothing): smoothed labels and cross-entropy, the loss's floor, the loss
-object.
+"""Lesson 04 (label smoothing): smoothed labels and cross-entropy, the loss's floor, its
+gradient derived and checked by finite differences, the loss object.
 """
 
 from __future__ import annotations
@@ -45,6 +45,62 @@ def check_loss_floor(loss_floor):
             f"smoothing {smoothing}, {classes} classes: your floor is {actual:.5f}, want "
             f"{expected:.5f}. Hint: the loss is lowest when the prediction equals the smoothed "
             f"target; it is then -sum(t * log t) (with 0 * log 0 = 0)")
+
+
+# Functions whose gradients the checks know exactly: separable, coupled, and one whose
+# scale makes a one-sided difference or a wrong step size show.
+GRADIENT_CASES = (
+    ("sum(x**3)", lambda x: float((x ** 3).sum()), lambda x: 3 * x ** 2),
+    ("log(sum(exp(x)))", lambda x: float(np.log(np.exp(x).sum())),
+     lambda x: np.exp(x) / np.exp(x).sum()),
+    ("x[0] * sin(5 * x[1])", lambda x: float(x[0] * np.sin(5 * x[1])),
+     lambda x: np.array([np.sin(5 * x[1]), 5 * x[0] * np.cos(5 * x[1]), 0.0])),
+)
+
+
+def check_numerical_gradient(numerical_gradient):
+    """``numerical_gradient(f, x)``: central differences of a scalar ``f`` at ``x``, one
+    coordinate at a time, leaving ``x`` as it was."""
+    for name, f, gradient in GRADIENT_CASES:
+        x = np.array([0.7, -1.3, 2.1])
+        before = x.copy()
+        actual = to_numpy(numerical_gradient(f, x))
+        assert np.array_equal(x, before), (
+            f"numerical_gradient changed x (from {before.tolist()} to {x.tolist()}): put each "
+            f"coordinate back after nudging it")
+        expected = gradient(before)
+        assert actual.shape == expected.shape, (
+            f"the gradient of {name} at 3 points: expected shape {expected.shape}, got {actual.shape}")
+        error = np.abs(actual - expected).max()
+        assert error < 1e-6, (
+            f"the gradient of {name} at {before.tolist()}: expected "
+            f"{np.round(expected, 6).tolist()}, got {np.round(actual, 6).tolist()} (off by "
+            f"{error:.1e}). Hint: (f(x + h e_i) - f(x - h e_i)) / (2 h) for each coordinate i, "
+            f"h about 1e-5")
+
+
+def _softmax(logits):
+    shifted = np.exp(logits - logits.max())
+    return shifted / shifted.sum()
+
+
+def check_cross_entropy_gradient(cross_entropy_gradient):
+    """``cross_entropy_gradient(logits, targets)``: the gradient of one image's cross-entropy,
+    ``-sum(t * log(softmax(z)))``, with respect to its logits ``z``: ``softmax(z) - t``."""
+    rng = np.random.default_rng(0)
+    smoothed = np.full(10, 0.01)
+    smoothed[3] = 0.91
+    cases = [("random logits, one-hot target", rng.normal(size=10), np.eye(10)[3]),
+             ("random logits, smoothed target", rng.normal(size=10), smoothed),
+             ("logits near 800 (exp overflows past 709)", 800 + 5 * rng.normal(size=10),
+              smoothed)]
+    for what, logits, targets in cases:
+        actual = to_numpy(cross_entropy_gradient(logits.copy(), targets.copy()))
+        expected = _softmax(logits) - targets
+        assert np.all(np.isfinite(actual)), (
+            f"{what}: your gradient has inf or nan ({actual.tolist()}). Hint: subtract the "
+            f"largest logit before exponentiating (the softmax does not change)")
+        _close(actual, expected, f"the gradient for {what}", atol=1e-6)
 
 
 def check_label_smoothing_loss(loss, smoothing: float = 0.1):
