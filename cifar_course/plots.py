@@ -50,18 +50,28 @@ def plot_history(history: dict, path=None, title: str = ""):
 
 
 def plot_beside(histories: dict, path=None, title: str = ""):
-    """Validation accuracy and loss per epoch of several runs on the same axes.
+    """Validation accuracy and cross-entropy per epoch of several runs on the same axes,
+    the earlier runs dashed.
 
-    ``histories``: ``{label: keras history dict}``, e.g. this stage's run and
-    the previous stage's, so that the one change between them is what shows.
+    ``histories``: ``{label: keras history dict}``, e.g. the previous stage's run and
+    this stage's, so that the one change between them is what shows. The
+    cross-entropy is the plain one (``val_cross_entropy``: no label smoothing, no
+    penalty), the same measure for stages trained on different objectives; a run
+    that did not log it shows its ``val_loss``, the objective it trained on, and
+    its label says so.
     """
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for label, history in histories.items():
+    for index, (label, history) in enumerate(histories.items()):
         epochs = np.arange(1, len(history["loss"]) + 1)
-        for ax, metric in zip(axes, ("val_accuracy", "val_loss")):
-            if metric in history:
-                ax.plot(epochs, history[metric], label=label)
-    for ax, metric in zip(axes, ("validation accuracy", "validation loss")):
+        style = "--" if index < len(histories) - 1 else "-"
+        if "val_accuracy" in history:
+            axes[0].plot(epochs, history["val_accuracy"], style, label=label)
+        plain = "val_cross_entropy" in history
+        if plain or "val_loss" in history:
+            axes[1].plot(epochs, history["val_cross_entropy" if plain else "val_loss"], style,
+                         label=label if plain else f"{label}: its objective, val_loss")
+    for ax, metric in zip(axes, ("validation accuracy",
+                                 "validation cross-entropy\n(no smoothing, no penalty)")):
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)

@@ -163,8 +163,16 @@ def compile_stage_model(stage: Stage, profile: Profile, seed: int, *, model=None
         model = build_stage_model(stage.model, seed=seed,
                                   erasing_probability=profile.erasing_probability)
     model.compile(optimizer=optimizer if optimizer is not None else build_optimizer(stage, profile),
-                  loss=loss if loss is not None else build_loss(stage), metrics=["accuracy"])
+                  loss=loss if loss is not None else build_loss(stage), metrics=stage_metrics())
     return model
+
+
+def stage_metrics() -> list:
+    """Accuracy, and the plain cross-entropy (``cross_entropy``, ``val_cross_entropy``): no
+    label smoothing and no penalty, unlike ``loss``, which is the objective a stage trains
+    on (keras adds the L2 penalty to it, and smoothing gives it a floor of about 0.5 nats),
+    so that stages compare like with like."""
+    return ["accuracy", keras.metrics.CategoricalCrossentropy(name="cross_entropy")]
 
 
 @dataclass

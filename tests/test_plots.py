@@ -41,3 +41,17 @@ def test_all_plots(tmp_path):
     for name, draw in calls.items():
         draw(tmp_path / name)
         assert is_png(tmp_path / name), name
+
+
+def test_runs_beside_each_other_compare_the_plain_cross_entropy():
+    """Stages trained on different objectives (an L2 penalty in keras' loss, a smoothing
+    floor) are compared on the plain validation cross-entropy, the earlier run dashed; a
+    run that did not log it shows its own loss, labelled as its objective."""
+    smoothed = {"loss": [1.2, 1.0], "val_loss": [1.3, 1.1], "val_accuracy": [0.4, 0.5],
+                "val_cross_entropy": [1.6, 1.4]}
+    older = {"loss": [1.5, 1.3], "val_loss": [1.7, 1.5], "val_accuracy": [0.35, 0.45]}
+    fig = plots.plot_beside({"before": older, "after": smoothed})
+    lines = fig.axes[1].get_lines()
+    assert [list(line.get_ydata()) for line in lines] == [[1.7, 1.5], [1.6, 1.4]]
+    assert [line.get_linestyle() for line in lines] == ["--", "-"]
+    assert [line.get_label() for line in lines] == ["before: its objective, val_loss", "after"]

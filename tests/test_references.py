@@ -130,7 +130,19 @@ def test_an_interrupted_run_resumes_from_its_last_epoch(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         _train_resumably(STAGES[0], "smoke", 0, data, tmp_path, extra_callbacks=[Interrupt()])
     assert (tmp_path / "epochs.csv").read_text().count("\n") == 3  # header and 2 epochs
+    # The first leg as an older version of the course logged it, with fewer fields: the
+    # next leg logs in a file of its own, and the run's epochs are read from both.
+    import csv
+
+    with open(tmp_path / "epochs.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    older = ["epoch", "accuracy", "epoch_seconds", "loss", "val_accuracy", "val_loss"]
+    with open(tmp_path / "epochs.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=older, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
     summary = _train_resumably(STAGES[0], "smoke", 0, data, tmp_path)
+    assert (tmp_path / "epochs-1.csv").read_text().count("\n") == 2  # header and epoch 3
     assert summary["epochs_run"] == 3 and summary["resumed"]
     curve = summary["epochs"]["val_loss"]
     assert len(curve) == 3  # the whole validation curve is kept

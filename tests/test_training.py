@@ -88,3 +88,16 @@ def test_a_profile_sets_the_erasing_strength_of_the_stages_that_erase():
     lighter = replace(PROFILES["smoke"], erasing_probability=0.25)
     assert erasing_factor(lighter, "callbacks") == [(0.25, 0.25)]
     assert erasing_factor(PROFILES["smoke"], "callbacks") != [(0.25, 0.25)]
+
+
+def test_the_history_logs_the_plain_cross_entropy_beside_the_objective(smoke_data):
+    """``loss`` is the objective (with smoothing's floor, keras' L2 penalty added); the
+    plain cross-entropy is logged beside it for comparisons across stages."""
+    result = train_stage("label_smoothing", "smoke", seed=0, data=smoke_data, verbose=0)
+    history, model = result.history, result.model
+    assert len(history["val_cross_entropy"]) == len(history["val_loss"])
+    probabilities = model.predict(smoke_data.x_val, verbose=0)
+    plain = float(keras.ops.convert_to_numpy(keras.losses.categorical_crossentropy(
+        one_hot(smoke_data.y_val), probabilities)).mean())
+    assert history["val_cross_entropy"][-1] == pytest.approx(plain, abs=1e-4)
+    assert abs(history["val_loss"][-1] - plain) > 1e-3  # the smoothed objective differs

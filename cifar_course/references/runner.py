@@ -8,7 +8,7 @@ the background:
   same protocol, profile settings and data;
 - an interrupted run resumes from its last finished epoch (keras'
   ``BackupAndRestore`` in a folder under the cache; the epoch history is kept
-  by ``CSVLogger(append=True)`` beside it);
+  by a ``CSVLogger`` beside it, a file each leg);
 - a lock file keeps two runners from writing the same references file;
 - ``jobs`` runs can train at once (``--jobs``), each in a runner process of
   its own with its share of the cores, merged as each lands.
@@ -173,16 +173,20 @@ def _train_resumably(run, profile, seed, data, folder: Path, extra_callbacks=(),
     its summary. ``model`` replaces a stage's own (built and seeded by the caller)."""
     profile = get_profile(profile)
     folder.mkdir(parents=True, exist_ok=True)
-    log = folder / "epochs.csv"
+    logs = _epoch_logs(folder)
     if not (folder / "backup").exists():  # nothing to resume: a log left there is stale
-        log.unlink(missing_ok=True)
+        for log in logs:
+            log.unlink()
+        logs = []
+    # Each leg of a resumed run logs its epochs in a file of its own, with a header of its
+    # own: a later version of the course may log other fields than the leg before.
+    leg = folder / ("epochs.csv" if not logs else f"epochs-{len(logs)}.csv")
     callbacks = [keras.callbacks.BackupAndRestore(str(folder / "backup")),
-                 EpochSeconds(), keras.callbacks.CSVLogger(str(log), append=True),
-                 *extra_callbacks]
+                 EpochSeconds(), keras.callbacks.CSVLogger(str(leg)), *extra_callbacks]
     result = recipe_of(profile).train(run, profile, seed=seed, data=data, verbose=verbose,
                                       extra_callbacks=callbacks, model=model)
     summary = result.summary()
-    epochs = _read_epoch_log(log)
+    epochs = _read_epoch_logs(folder)
     if epochs:  # a resumed run: the whole run's epochs and time, not only the last leg's
         summary["epochs_run"] = len(epochs)
         summary["train_seconds"] = round(sum(float(r.get("epoch_seconds", 0)) for r in epochs), 1)
@@ -211,11 +215,21 @@ class EpochSeconds(keras.callbacks.Callback):
             logs["epoch_seconds"] = time.perf_counter() - self.start
 
 
-def _read_epoch_log(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+def _epoch_logs(folder: Path) -> list[Path]:
+    """A run's epoch logs, one a leg, in the order the legs ran."""
+    logs = [folder / "epochs.csv"] + sorted(folder.glob("epochs-*.csv"),
+                                            key=lambda p: int(p.stem.split("-")[1]))
+    return [log for log in logs if log.exists()]
+
+
+def _read_epoch_logs(folder: Path) -> list[dict]:
+    """Every epoch of a run, over all its legs (an epoch logged twice: its last log)."""
+    epochs = {}
+    for log in _epoch_logs(folder):
+        with open(log, newline="") as handle:
+            for row in csv.DictReader(handle):
+                epochs[int(row["epoch"])] = row
+    return [epochs[epoch] for epoch in sorted(epochs)]
 
 
 def run_references(profile_name: str, seeds=(0, 1, 2), stages=None, source=None,
