@@ -6,7 +6,7 @@ Words: the markdown cells' words (marking schemes left out, as the student
 sees them). Student lines: non-empty lines inside the solution regions. Questions:
 nbgrader task cells (written answers, graded by hand). Points: autograded test
 cells, then the questions'. Habits: the practitioner's habits (issue 35) the lesson
-grades, known by the checks its hidden tests call.
+grades, known by the checks its hidden tests call or the questions it asks.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ import nbformat
 SCHEME = re.compile(r"=== BEGIN MARK SCHEME ===.*?=== END MARK SCHEME ===", re.S)
 SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
 CHECK = re.compile(r"run_isolated\(\s*[\"'](check_\w+)")
-# A habit -> the checks that grade it.
+# A habit -> the checks that grade it, or the questions (grade ids) that do.
 HABITS = {
     "sanity checks": {"check_initial_loss", "check_overfit_one_batch"},
     "derived gradient": {"check_numerical_gradient", "check_cross_entropy_gradient"},
     "a look inside": {"check_class_activation_map"},
+    "an open design choice": {"explain_my_change"},
 }
 
 
@@ -40,8 +41,13 @@ def stats(path: Path) -> dict:
             "auto points": sum(m.get("points", 0) for m in meta if m.get("grade")),
             "question points": sum(m.get("points", 0) for m in meta if m.get("task")),
             "habits": ", ".join(habit for habit, graded_by in HABITS.items()
-                                if graded_by & set(CHECK.findall(
-                                    "".join(c.source for c in notebook.cells)))) or "-"}
+                                if graded_by & _graded(notebook, meta)) or "-"}
+
+
+def _graded(notebook, meta) -> set[str]:
+    """The checks a notebook's hidden tests call and its cells' grade ids."""
+    return (set(CHECK.findall("".join(c.source for c in notebook.cells)))
+            | {m["grade_id"] for m in meta if m.get("grade_id")})
 
 
 def main() -> None:

@@ -110,3 +110,21 @@ def test_a_figure_the_references_lack_stops_the_build_saying_where(text, message
     with pytest.raises(KeyError, match=message) as raised:
         render(f"see {text}", load_references(), "solutions/x.ipynb, cell 3")
     assert "solutions/x.ipynb, cell 3" in str(raised.value)
+
+
+def test_the_readme_lesson_table_states_each_lessons_points():
+    """The README's table of lessons gives each notebook's points as its cells hold them:
+    autograded, then written answers (nbgrader task cells)."""
+    import nbformat
+
+    from notebooks import SOLUTIONS, nbgrader_meta
+
+    table = dict(re.findall(r"^\| `(\d\d_\w+)` \|.*\| ([\d +]+) \|$",
+                            (REPO / "README.md").read_text(), re.M))
+    lessons = sorted(p.stem for p in SOLUTIONS.glob("*.ipynb"))
+    assert sorted(table) == lessons
+    for lesson in lessons:
+        meta = [nbgrader_meta(c) for c in nbformat.read(SOLUTIONS / f"{lesson}.ipynb", 4).cells]
+        auto = sum(m.get("points", 0) for m in meta if m.get("grade"))
+        written = sum(m.get("points", 0) for m in meta if m.get("task"))
+        assert table[lesson].strip() == (f"{auto} + {written}" if written else str(auto)), lesson
