@@ -25,6 +25,7 @@ HABITS = {
     "sanity checks": {"check_initial_loss", "check_overfit_one_batch"},
     "derived gradient": {"check_numerical_gradient", "check_cross_entropy_gradient"},
     "a look inside": {"check_class_activation_map"},
+    "a sweep with its spread": {"check_sweep"},
     "an open design choice": {"explain_my_change"},
 }
 

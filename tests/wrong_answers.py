@@ -278,6 +278,24 @@ def _l2_norm_not_squared(w, l2):
 
 # --- lesson 04 ----------------------------------------------------------------------
 
+def _sweep(mistake):
+    def sweep(train_one, rates, seeds):
+        out = {}
+        for rate in rates:
+            if mistake == "arguments swapped":
+                values = [train_one(seed, rate) for seed in seeds]
+            elif mistake == "first seed only":
+                values = [train_one(rate, seeds[0])] * len(seeds)
+            else:
+                values = [train_one(rate, seed) for seed in seeds]
+            spread = np.std(values, ddof=0 if mistake == "population std" else 1)
+            out[rate] = (np.mean(values), spread if mistake != "variance" else spread ** 2)
+        if mistake == "sorted by accuracy":
+            out = dict(sorted(out.items(), key=lambda item: -item[1][0]))
+        return out
+    return sweep
+
+
 def _smooth_over_others(one_hot, smoothing):
     one_hot = np.asarray(one_hot, dtype=np.float64)
     k = one_hot.shape[-1]
@@ -738,6 +756,16 @@ CATALOGUE = [
      lambda: {"l2_penalty": _l2_no_two}),
     ("03_dropout_weight_decay", "the norm instead of its square", "check_l2_penalty",
      lambda: {"l2_penalty": _l2_norm_not_squared}),
+    ("03_dropout_weight_decay", "the sweep's std with n in the denominator", "check_sweep",
+     lambda: {"sweep": _sweep("population std")}),
+    ("03_dropout_weight_decay", "train_one called with (seed, rate)", "check_sweep",
+     lambda: {"sweep": _sweep("arguments swapped")}),
+    ("03_dropout_weight_decay", "every seed given the first seed's run", "check_sweep",
+     lambda: {"sweep": _sweep("first seed only")}),
+    ("03_dropout_weight_decay", "the variance, not the standard deviation", "check_sweep",
+     lambda: {"sweep": _sweep("variance")}),
+    ("03_dropout_weight_decay", "the rates sorted by accuracy, not in the order given", "check_sweep",
+     lambda: {"sweep": _sweep("sorted by accuracy")}),
 
     ("04_label_smoothing", "smoothing spread over the other classes only", "check_smooth_labels",
      lambda: {"smooth_labels": _smooth_over_others}),

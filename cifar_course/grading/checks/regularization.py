@@ -1,5 +1,5 @@
 """Lesson 03 (dropout and weight decay): inverted dropout, the L2 penalty, where the model
-regularizes.
+regularizes, a sweep of the dropout rate with its spread.
 """
 
 from __future__ import annotations
@@ -75,3 +75,25 @@ def check_l2_penalty(l2_penalty):
             f"keras' penalty {np.round(numerical, 6).tolist()}. Hint: the derivative of "
             f"l2 * w**2 is 2 * l2 * w")
 
+
+
+def _made_up_accuracy(rate, seed):
+    """A test accuracy for (rate, seed) that tells every pair apart, as a sweep's runs would."""
+    return 0.5 + rate / 4 + 0.01 * seed ** 2
+
+
+def check_sweep(sweep):
+    """``sweep(train_one, rates, seeds) -> {rate: (mean, std)}``: each rate trained once with
+    each seed (``train_one(rate, seed)`` gives a run's test accuracy), then the mean and the
+    standard deviation over the seeds (n - 1 in the denominator, as the references state
+    theirs), the rates in the order given."""
+    rates, seeds = [0.0, 0.3, 0.6], [0, 1, 2]
+    result = sweep(_made_up_accuracy, rates, seeds)
+    assert isinstance(result, dict) and [float(r) for r in result] == rates, (
+        f"expected a dict keyed by the rates {rates}, in order, got "
+        f"{list(result) if isinstance(result, dict) else type(result).__name__}")
+    result = {float(rate): value for rate, value in result.items()}  # JSON makes keys text
+    for rate in rates:
+        values = [_made_up_accuracy(rate, seed) for seed in seeds]
+        _close(list(result[rate]), [np.mean(values), np.std(values, ddof=1)],
+               f"rate {rate}, seeds {seeds}: (mean, std) of train_one(rate, seed) over the seeds")
