@@ -2,14 +2,13 @@
 
 A student's notebook can redefine names, monkeypatch keras or numpy, or edit
 files. A hidden test therefore hands the check only data (the model saved as a
-``.keras`` file, losses and optimizers as their keras configs, the outputs a
-student's function gave on the check's own inputs, what a loss or optimizer did on
-them) to a checker process started
-with ``python -I`` (no PYTHONPATH, no user site, not the notebook's folder) and
-a scrubbed environment; a kernel's hidden tests share one (``checker.py``). That
-process imports the checks from the installed
-package, verifies the reference metrics file against the digest the hidden test
-pins, loads models with ``safe_mode``, and decides.
+``.keras`` file; losses and optimizers as their keras configs, with what each
+did on the checks' probes; the outputs a student's function gave on the check's
+own inputs) to a checker process started with ``python -I`` (no PYTHONPATH, no
+user site, not the notebook's folder) and a scrubbed environment; a kernel's
+hidden tests share one (``checker.py``). That process imports the checks from
+the installed package, verifies the reference metrics file against the digest
+the hidden test pins, loads models with ``safe_mode``, and decides.
 
 Under the grader a notebook's kernel decides nothing: its hidden tests only
 save their answers, as data for the slots the hidden test's source names
