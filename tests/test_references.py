@@ -141,8 +141,10 @@ def test_an_interrupted_run_resumes_from_its_last_epoch(tmp_path):
         writer = csv.DictWriter(handle, fieldnames=older, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
+    (tmp_path / "epochs-1.csv").touch()  # a leg stopped before its first epoch: dropped
     summary = _train_resumably(STAGES[0], "smoke", 0, data, tmp_path)
     assert (tmp_path / "epochs-1.csv").read_text().count("\n") == 2  # header and epoch 3
+    assert not (tmp_path / "epochs-2.csv").exists()
     assert summary["epochs_run"] == 3 and summary["resumed"]
     curve = summary["epochs"]["val_loss"]
     assert len(curve) == 3  # the whole validation curve is kept

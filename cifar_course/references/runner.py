@@ -174,10 +174,11 @@ def _train_resumably(run, profile, seed, data, folder: Path, extra_callbacks=(),
     profile = get_profile(profile)
     folder.mkdir(parents=True, exist_ok=True)
     logs = _epoch_logs(folder)
-    if not (folder / "backup").exists():  # nothing to resume: a log left there is stale
-        for log in logs:
+    stale = not (folder / "backup").exists()  # nothing to resume: a log left there is stale
+    for log in logs:
+        if stale or log.stat().st_size == 0:  # empty: a leg stopped before its first epoch
             log.unlink()
-        logs = []
+    logs = [log for log in logs if log.exists()]
     # Each leg of a resumed run logs its epochs in a file of its own, with a header of its
     # own: a later version of the course may log other fields than the leg before.
     leg = folder / ("epochs.csv" if not logs else f"epochs-{len(logs)}.csv")
