@@ -1,5 +1,5 @@
 """What every check shares: a notebook variable required, a student's result as numpy,
-closeness with a message.
+a softmax, closeness with a message.
 """
 
 from __future__ import annotations
@@ -23,6 +23,12 @@ def to_numpy(value) -> np.ndarray:
     import keras  # a backend's tensor: imported only then (the data lesson's checks need no keras)
 
     return np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float64)
+
+
+def softmax(logits) -> np.ndarray:
+    """Probabilities from logits along the last axis (the largest subtracted first: no overflow)."""
+    shifted = np.exp(logits - np.max(logits, axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 def _close(actual, expected, what: str, atol: float = 1e-5):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...data import CLASS_NAMES
-from .common import _close, to_numpy
+from .common import _close, softmax, to_numpy
 
 
 def check_cat_dog_confusion(cat_dog_confusion):
@@ -25,8 +25,7 @@ def _prediction_case(seed: int = 0, n: int = 500):
     labels = rng.integers(0, 10, n)
     logits = rng.normal(size=(n, 10)) * 2
     logits[np.arange(n), labels] += rng.normal(4.0, 2.0, n)
-    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    return labels, probabilities
+    return labels, softmax(logits)
 
 
 def check_confusion_matrix(confusion_matrix):

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from .probes import behaviour, loss_probes
-from .common import _close, to_numpy
+from .common import _close, softmax, to_numpy
 
 
 def check_smoothed_cross_entropy(smoothed_cross_entropy):
@@ -16,7 +16,7 @@ def check_smoothed_cross_entropy(smoothed_cross_entropy):
     rng = np.random.default_rng(0)
     y_true = np.eye(10, dtype="float32")[rng.integers(0, 10, 8)]
     logits = rng.normal(size=(8, 10))
-    y_pred = (np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)).astype("float32")
+    y_pred = softmax(logits).astype("float32")
     for smoothing in (0.0, 0.1, 0.3):
         expected = float(keras.ops.convert_to_numpy(
             keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)(y_true, y_pred)))
@@ -79,11 +79,6 @@ def check_numerical_gradient(numerical_gradient):
             f"h about 1e-5")
 
 
-def _softmax(logits):
-    shifted = np.exp(logits - logits.max())
-    return shifted / shifted.sum()
-
-
 def check_cross_entropy_gradient(cross_entropy_gradient):
     """``cross_entropy_gradient(logits, targets)``: the gradient of one image's cross-entropy,
     ``-sum(t * log(softmax(z)))``, with respect to its logits ``z``: ``softmax(z) - t``."""
@@ -96,7 +91,7 @@ def check_cross_entropy_gradient(cross_entropy_gradient):
               smoothed)]
     for what, logits, targets in cases:
         actual = to_numpy(cross_entropy_gradient(logits.copy(), targets.copy()))
-        expected = _softmax(logits) - targets
+        expected = softmax(logits) - targets
         assert np.all(np.isfinite(actual)), (
             f"{what}: your gradient has inf or nan ({actual.tolist()}). Hint: subtract the "
             f"largest logit before exponentiating (the softmax does not change)")

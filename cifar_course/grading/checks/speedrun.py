@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import to_numpy
+from .common import softmax, to_numpy
 
 
 def _photo_like_images(seed: int = 0, n: int = 48) -> np.ndarray:
@@ -98,8 +98,7 @@ class _LinearModel:
 
     def predict(self, images, batch_size=None, verbose=0):
         logits = np.asarray(images, dtype=np.float64).reshape(len(images), -1) @ self.weights
-        logits -= logits.max(axis=1, keepdims=True)
-        return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        return softmax(logits)
 
 
 def check_tta_probabilities(tta_probabilities):
