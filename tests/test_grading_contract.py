@@ -123,6 +123,31 @@ def test_one_checker_decides_several_checks_with_the_graders_settings(tmp_path):
     assert decide(tmp_path / "a" / "request.json", call)[0]
 
 
+def test_the_checker_started_while_the_notebook_runs_decides_its_tests(tmp_path):
+    """The grader starts the notebook's checker before executing it (its imports overlap
+    the notebook); decide_all takes that process, and only in the environment it needs."""
+    from cifar_course.config import RunConfig
+    from cifar_course.grading import checker
+    from cifar_course.grading.isolated import scrubbed_environment
+
+    environment = scrubbed_environment(RunConfig.from_environment())
+    call = HiddenCall("check_label_smoothing_loss", 1, slots=("loss",), literals={"smoothing": 0.1})
+    save_answer(call.check, {"loss": keras.losses.CategoricalCrossentropy(label_smoothing=0.1)},
+                tmp_path)
+    entry = {"check": call.check, "arguments": read_answer(tmp_path, call),
+             "literals": call.literals, "references_sha256": None}
+    settings = {"profile": "smoke", "under_grader": True}
+    checker.start_early(environment)
+    early = checker._started
+    assert checker.decide_all([entry], settings, environment=environment, timeout=300)[0][0]
+    assert early._batches == 1 and not early.alive  # it decided, then was closed
+    assert checker._started is None
+    checker.start_early({**environment, "CIFAR_COURSE_PROFILE": "quick"})
+    other = checker._started
+    assert checker.decide_all([entry], settings, environment=environment, timeout=300)[0][0]
+    assert other._batches == 0 and not other.alive  # another environment's: closed unused
+
+
 def test_a_loss_or_optimizer_is_judged_by_what_the_students_object_did(tmp_path):
     """The checker rebuilds a loss or an optimizer from its config, which may name keras'
     class for the student's own and carries no exclusions from weight decay: the verdict
@@ -140,6 +165,22 @@ def test_a_loss_or_optimizer_is_judged_by_what_the_students_object_did(tmp_path)
         request = save_answer(check, {slot: value}, tmp_path / str(index))
         passed, message = decide(request, call)
         assert passed == right, (check, value, message)
+
+
+def test_a_training_loop_is_judged_by_what_it_did_to_the_checks_own_model(tmp_path):
+    """The hidden test hands over what the student's train_baseline did to a small model and
+    data of the check's own (build item 3), not the lesson's model or history: the checker
+    decides from that, and the function is never called there."""
+    from wrong_answers import _train
+
+    call = HiddenCall("check_training_loop", 1, slots=("train",))
+    for index, (train, right) in enumerate([(_train(), True), (_train(optimizer="adamw"), False),
+                                            (_train(batch_size=32), False)]):
+        request = save_answer(call.check, {"train": train}, tmp_path / str(index))
+        saved = json.loads(request.read_text())["arguments"]["train"]
+        assert set(saved) == {"training"} and set(saved["training"]) == {"one_step", "epochs"}
+        passed, message = decide(request, call)
+        assert passed == right, message
 
 
 def test_a_kernels_hidden_tests_share_one_checker_that_a_timeout_replaces(tmp_path):

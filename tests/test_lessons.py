@@ -95,10 +95,17 @@ def test_a_release_pins_the_shipped_references_and_building_leaves_solutions_alo
 
 
 @pytest.mark.parametrize("lesson", LESSON_IDS)
-def test_opens_in_colab_and_sets_the_backend_first(lesson):
+def test_opens_in_colab_only_from_the_named_repository_and_sets_the_backend_first(lesson):
+    from cifar_course.grading.lessons import course_repository
+
     notebook = nbformat.read(LESSONS / f"{lesson}.ipynb", as_version=4)
-    assert "colab.research.google.com/github/" in notebook.cells[0].source
-    assert f"/lessons/{lesson}.ipynb" in notebook.cells[0].source
+    repository = course_repository(SOLUTIONS)
+    if repository is None:  # no address named: no badge, and no placeholder anywhere
+        assert "colab.research.google.com/github/" not in json.dumps(notebook)
+    else:
+        owner_name, branch = repository
+        assert (f"colab.research.google.com/github/{owner_name}/blob/{branch}/lessons/"
+                f"{lesson}.ipynb") in notebook.cells[0].source
     setup = notebook.cells[1].source
     assert setup.index('os.environ["KERAS_BACKEND"] = "torch"') < setup.index("from cifar_course")
     assert "pip" in setup and "PROFILE = None" in setup
@@ -167,3 +174,31 @@ def test_lesson_01_states_the_quick_budget_and_the_networks_size_as_they_are():
     quick = get_profile("quick")
     assert (images, epochs) == (quick.train_size, quick.epochs)
     assert abs(weights - build_baseline_cnn().count_params()) <= 0.02 * weights
+
+
+def test_the_colab_badge_comes_from_the_repository_pyproject_names(tmp_path):
+    """An instructor names the course's GitHub repository once, in pyproject.toml; the build
+    gives every lesson a badge to it, and refuses an address Colab cannot open."""
+    from cifar_course.grading.lessons import RepositoryError, course_repository, stage_course
+
+    solutions = tmp_path / "solutions"
+    solutions.mkdir()
+    (solutions / "01_baseline_cnn.ipynb").write_bytes((SOLUTIONS / "01_baseline_cnn.ipynb").read_bytes())
+    assert course_repository(solutions) is None  # no pyproject.toml: no badge
+    pyproject = tmp_path / "pyproject.toml"
+    for address, want in [("https://github.com/ada/cnn-course", ("ada/cnn-course", "main")),
+                          ("https://github.com/ada/cnn-course.git", ("ada/cnn-course", "main")),
+                          ("https://github.com/ada/cnn-course/tree/spring-2027",
+                           ("ada/cnn-course", "spring-2027"))]:
+        pyproject.write_text(f'[project]\nname = "x"\n[project.urls]\nRepository = "{address}"\n')
+        assert course_repository(solutions) == want
+    stage_course(solutions, tmp_path / "course")
+    staged = nbformat.read(tmp_path / "course" / "source" / "01_baseline_cnn" / "01_baseline_cnn.ipynb",
+                           as_version=4)
+    title, blank, badge = staged.cells[0].source.split("\n")[:3]
+    assert title.startswith("# Lesson 1") and blank == ""
+    assert badge.endswith("(https://colab.research.google.com/github/ada/cnn-course/blob/"
+                          "spring-2027/lessons/01_baseline_cnn.ipynb)")
+    pyproject.write_text('[project.urls]\nRepository = "https://gitlab.com/ada/cnn-course"\n')
+    with pytest.raises(RepositoryError, match="Colab opens notebooks from GitHub"):
+        course_repository(solutions)

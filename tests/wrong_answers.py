@@ -144,21 +144,42 @@ def _overfit(measure_after=False, optimizer="adam", only_last=False, fit=False,
     return overfit_one_batch
 
 
-def _trained_in_smoke(batch_size=32, fits=1):
-    """``check_training_setup``'s arguments for a small model fitted to the smoke profile's
-    256 images for its 3 epochs, as the lesson asks (the defaults) or with one mistake."""
+def _train(optimizer="adam", learning_rate=None, batch_size=None, epochs=None, fits=1,
+           loss="categorical_crossentropy", validate_on="val", metrics=("accuracy",),
+           returns="history", one_hot=None):
+    """A ``train_baseline(model, data, profile)`` as the lesson asks (the defaults) or with
+    one mistake: a setting hard-coded, another optimizer or loss, the wrong data."""
     keras = _keras()
-    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
-                              keras.layers.Dense(10, activation="softmax")])
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+
+    def train_baseline(model, data, profile):
+        rate = learning_rate or profile.learning_rate
+        chosen = {"adam": lambda: keras.optimizers.Adam(learning_rate=rate),
+                  "sgd": lambda: keras.optimizers.SGD(learning_rate=rate),
+                  "adamw": lambda: keras.optimizers.AdamW(learning_rate=rate)}[optimizer]()
+        model.compile(optimizer=chosen, loss=loss, metrics=list(metrics))
+        encode = one_hot or (lambda labels: keras.utils.to_categorical(labels, 10))
+        x_val, y_val = (data.x_train, data.y_train) if validate_on == "train" else (data.x_val,
+                                                                                    data.y_val)
+        for _ in range(fits):
+            history = model.fit(data.x_train, encode(data.y_train),
+                                validation_data=(x_val, encode(y_val)),
+                                epochs=epochs or profile.epochs,
+                                batch_size=batch_size or profile.batch_size, verbose=0)
+        return history.history if returns == "dict" else history
+    return train_baseline
+
+
+def _train_made_up(model, data, profile):
+    """A History made up without training: the keys and lengths right, the model compiled,
+    fit never called (what a notebook that fakes its training hands over)."""
+    keras = _keras()
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=profile.learning_rate),
                   loss="categorical_crossentropy", metrics=["accuracy"])
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (256, 32, 32, 3)).astype("float32")
-    targets = keras.utils.to_categorical(rng.integers(0, 10, 256), 10)
-    for _ in range(fits):
-        history = model.fit(images, targets, validation_data=(images[:32], targets[:32]),
-                            epochs=3, batch_size=batch_size, verbose=0)
-    return {"model": model, "history": history.history, "profile": "smoke"}
+    history = keras.callbacks.History()
+    history.set_model(model)
+    history.history = {key: list(np.linspace(2.3, 1.0, profile.epochs))
+                       for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
+    return history
 
 
 # --- lesson 02 ----------------------------------------------------------------------
@@ -707,10 +728,28 @@ CATALOGUE = [
      lambda: {"overfit_one_batch": _overfit(only_last=True)}),
     ("01_baseline_cnn", "the mean of the losses so far, not each step's", "check_overfit_one_batch",
      lambda: {"overfit_one_batch": _overfit(running_mean=True)}),
-    ("01_baseline_cnn", "batches of 64, not the profile's 32", "check_training_setup",
-     lambda: _trained_in_smoke(batch_size=64)),
-    ("01_baseline_cnn", "fit run twice on the same model", "check_training_setup",
-     lambda: _trained_in_smoke(fits=2)),
+    ("01_baseline_cnn", "batches of 32 written in, not the profile's", "check_training_loop",
+     lambda: {"train": _train(batch_size=32)}),
+    ("01_baseline_cnn", "fit run twice on the same model", "check_training_loop",
+     lambda: {"train": _train(fits=2)}),
+    ("01_baseline_cnn", "10 epochs written in, not the profile's", "check_training_loop",
+     lambda: {"train": _train(epochs=10)}),
+    ("01_baseline_cnn", "learning rate 1e-3 written in, not the profile's",
+     "check_training_loop", lambda: {"train": _train(learning_rate=1e-3)}),
+    ("01_baseline_cnn", "plain SGD instead of Adam", "check_training_loop",
+     lambda: {"train": _train(optimizer="sgd")}),
+    ("01_baseline_cnn", "AdamW (keras' default decay) instead of Adam", "check_training_loop",
+     lambda: {"train": _train(optimizer="adamw")}),
+    ("01_baseline_cnn", "label smoothing in the loss", "check_training_loop",
+     lambda: {"train": _train(loss=_keras().losses.CategoricalCrossentropy(label_smoothing=0.1))}),
+    ("01_baseline_cnn", "validated on the training images", "check_training_loop",
+     lambda: {"train": _train(validate_on="train")}),
+    ("01_baseline_cnn", "no accuracy metric", "check_training_loop",
+     lambda: {"train": _train(metrics=())}),
+    ("01_baseline_cnn", "returns history.history, not the History", "check_training_loop",
+     lambda: {"train": _train(returns="dict")}),
+    ("01_baseline_cnn", "a History made up, fit never called", "check_training_loop",
+     lambda: {"train": _train_made_up}),
 
     ("02_data_augmentation", "one crop position for the whole batch", "check_random_crop",
      lambda: {"random_crop": _crop_same_place}),
@@ -983,8 +1022,13 @@ def _plateau_callback_logs_without_default():
 CORRECT_VARIANTS = [
     ("01_baseline_cnn", "train_on_batch after reset_metrics, step by step",
      "check_overfit_one_batch", lambda: {"overfit_one_batch": _overfit()}),
-    ("01_baseline_cnn", "one fit in the profile's batches and epochs", "check_training_setup",
-     lambda: _trained_in_smoke()),
+    ("01_baseline_cnn", "one fit in the profile's batches, epochs and rate", "check_training_loop",
+     lambda: {"train": _train()}),
+    ("01_baseline_cnn", "keras' loss and metric objects, labels one-hot by numpy",
+     "check_training_loop", lambda: {"train": _train(
+         loss=_keras().losses.CategoricalCrossentropy(),
+         metrics=(_keras().metrics.CategoricalAccuracy(name="accuracy"),),
+         one_hot=lambda labels: np.eye(10, dtype="float32")[labels.reshape(-1)])}),
     ("04_label_smoothing", "each nudge on a fresh copy of x", "check_numerical_gradient",
      lambda: {"numerical_gradient": _gradient_on_copies}),
     ("05_adamw", "the exclusions as one pattern", "check_adamw",

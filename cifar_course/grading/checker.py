@@ -37,12 +37,13 @@ DONE_MARK = "cifar-course batch done"
 class Checker:
     """One checker process: ``decide`` sends it a batch and waits for its verdicts."""
 
-    def __init__(self, environment: dict):
+    def __init__(self, environment: dict, *, warm: bool = False):
         self.environment = environment
         self._folder = tempfile.TemporaryDirectory(prefix="cifar-course-checker-")
         self._batches = 0
         self._process = subprocess.Popen(
-            [sys.executable, "-I", "-m", "cifar_course.grading.checker"], env=environment,
+            [sys.executable, "-I", "-m", "cifar_course.grading.checker", *(["--warm"] * warm)],
+            env=environment,
             cwd=self._folder.name, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True)
         self._lines: queue.Queue = queue.Queue()
@@ -125,12 +126,32 @@ class Checker:
         self.close()
 
 
+_started: Checker | None = None
+
+
+def start_early(environment: dict) -> None:
+    """Start the next ``decide_all``'s checker now, importing keras and the checks while
+    the notebook runs (the grader: seconds of a core that would otherwise wait)."""
+    global _started
+    if _started is not None:
+        _started.close()
+    _started = Checker(environment, warm=True)
+
+
 def decide_all(entries: list[dict], settings: dict, *, environment: dict,
                timeout: float) -> list[tuple[bool, str]]:
-    """Decide ``entries`` in one checker process of their own (the grader: one per notebook)."""
+    """Decide ``entries`` in one checker process of their own (the grader: one per
+    notebook), the one ``start_early`` started if it is alive in ``environment``."""
+    global _started
+    started, _started = _started, None
+    if started is not None and not (started.alive and started.environment == environment):
+        started.close()
+        started = None
     if not entries:
+        if started is not None:
+            started.close()
         return []
-    with Checker(environment) as checker:
+    with started or Checker(environment) as checker:
         return checker.decide(entries, settings, timeout=timeout)
 
 
@@ -148,6 +169,14 @@ def shared_checker(environment: dict) -> Checker:
             _shared.close()
         _shared = Checker(environment)
     return _shared
+
+
+class ObservedTraining:
+    """Stands in for a student's training function: the checks read what the kernel
+    measured it doing (``probes.training_behaviour``); it is never called here."""
+
+    def __call__(self, *args, **kwargs):
+        raise AssertionError("the training function runs in the kernel, never in the checker")
 
 
 def _decode(encoded: dict) -> dict:
@@ -176,6 +205,12 @@ def _decode(encoded: dict) -> dict:
             # the student's own (the config may name a class it is not).
             decoded[name] = keras.saving.deserialize_keras_object(value["config"], safe_mode=True)
             observed(decoded[name], _from_json(value["behaviour"]))
+        elif kind == "training":
+            from .checks.probes import observed
+
+            # What the student's training function did, as the kernel measured it.
+            decoded[name] = ObservedTraining()
+            observed(decoded[name], value)
         elif kind == "callbacks":
             decoded[name] = value
         elif kind == "replay":
@@ -215,9 +250,17 @@ def _decide_one(entry: dict, settings: dict) -> dict:
                                             f"({type(error).__name__}: {error})"}
 
 
-def _serve() -> int:
-    """Decide the batch each line of stdin names, until stdin closes."""
+def _serve(warm: bool = False) -> int:
+    """Decide the batch each line of stdin names, until stdin closes; ``warm``: import
+    keras, the course's layers and the checks first, before the first batch comes."""
     from ..profiles import get_profile
+
+    if warm:
+        from .. import models  # noqa: F401  (keras, and the layers a saved model may use)
+        from . import checks
+
+        for name in ("check_test_accuracy", "check_baseline_structure"):
+            checks.module_of(name)
 
     for line in sys.stdin:
         batch = json.loads(Path(line.strip()).read_text())
@@ -231,4 +274,4 @@ def _serve() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_serve())
+    sys.exit(_serve(warm="--warm" in sys.argv[1:]))

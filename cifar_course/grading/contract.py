@@ -182,7 +182,7 @@ def read_answer(folder: Path, call: HiddenCall) -> dict:
                 raise ContractError(f"{call.check}: the model for {name} was not saved with "
                                     f"the answer")
             encoded[name] = {"model": str(path)}
-        elif kind in ("keras_object", "callbacks", "replay", "value"):
+        elif kind in ("keras_object", "training", "callbacks", "replay", "value"):
             encoded[name] = {kind: value}
         else:
             raise ContractError(f"{call.check}: slot {name} has an unknown kind {kind!r}")

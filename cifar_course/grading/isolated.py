@@ -3,8 +3,8 @@
 A student's notebook can redefine names, monkeypatch keras or numpy, or edit
 files. A hidden test therefore hands the check only data (the model saved as a
 ``.keras`` file; losses and optimizers as their keras configs, with what each
-did on the checks' probes; the outputs a student's function gave on the check's
-own inputs) to a checker process started with ``python -I`` (no PYTHONPATH, no
+did on the checks' probes; what a training function did to the checks' small
+model; the outputs a student's function gave on the check's own inputs) to a checker process started with ``python -I`` (no PYTHONPATH, no
 user site, not the notebook's folder) and a scrubbed environment; a kernel's
 hidden tests share one (``checker.py``). That process imports the checks from
 the installed package, verifies the reference metrics file against the digest
@@ -148,6 +148,9 @@ def _encode_arguments(check: str, arguments: dict, folder: Path) -> dict:
         elif isinstance(value, (list, tuple)) and value and all(
                 isinstance(v, keras.callbacks.Callback) for v in value):
             encoded[name] = {"callbacks": fresh("describe_callbacks")(value)}
+        elif callable(value) and name == checks.TRAINING_SLOT:
+            # A training function: what it did to the checks' own small model and data.
+            encoded[name] = {"training": checks.training_behaviour(value)}
         elif callable(value):
             functions[name] = _Recorder(value)
         else:

@@ -47,21 +47,70 @@ def pinned_digests(folder: str | Path) -> set[str]:
     return found
 
 
+class RepositoryError(ValueError):
+    """The course's repository address cannot give Colab badges."""
+
+
+GITHUB = re.compile(r"https://github\.com/([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+?)(?:\.git)?"
+                    r"(?:/tree/([A-Za-z0-9_./-]+))?/?")
+BADGE = ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+         "(https://colab.research.google.com/github/{repository}/blob/{branch}/lessons/{lesson}.ipynb)")
+
+
+def course_repository(solutions: str | Path) -> tuple[str, str] | None:
+    """``(OWNER/NAME, branch)`` of the GitHub repository that ``pyproject.toml`` beside
+    ``solutions/`` names in ``[project.urls] Repository`` (``.../tree/BRANCH`` picks the
+    branch; ``main`` otherwise), or None where it names none: no badge then."""
+    import tomllib
+
+    pyproject = Path(solutions).resolve().parent / "pyproject.toml"
+    if not pyproject.is_file():
+        return None
+    urls = tomllib.loads(pyproject.read_text()).get("project", {}).get("urls", {})
+    address = urls.get("Repository")
+    if not address:
+        return None
+    match = GITHUB.fullmatch(address)
+    if not match:
+        raise RepositoryError(
+            f"{pyproject}: [project.urls] Repository is {address!r}; Colab opens notebooks "
+            f"from GitHub. Fix: name the course's GitHub repository, "
+            f"https://github.com/OWNER/NAME (or .../tree/BRANCH), or remove the entry to "
+            f"build the lessons without Colab badges")
+    return match.group(1), match.group(2) or "main"
+
+
+def add_colab_badge(notebook: nbformat.NotebookNode, repository: tuple[str, str] | None,
+                    lesson: str) -> nbformat.NotebookNode:
+    """The notebook with a badge opening ``lessons/<lesson>.ipynb`` of ``repository`` in
+    Colab, under the title of its first cell (unchanged where ``repository`` is None)."""
+    if repository is None:
+        return notebook
+    first = notebook.cells[0]
+    title, _, rest = first.source.partition("\n")
+    badge = BADGE.format(repository=repository[0], branch=repository[1], lesson=lesson)
+    first.source = f"{title}\n\n{badge}\n{rest}"
+    return notebook
+
+
 def stage_course(solutions: str | Path, course: str | Path) -> list[str]:
     """Copy each solution into ``course/source/<id>/<id>.ipynb``, nbgrader's layout, with the
-    installed references' SHA-256 pinned in its hidden tests and the figures its text
-    states rendered from them (``references/figures.py``)."""
+    installed references' SHA-256 pinned in its hidden tests, the figures its text
+    states rendered from them (``references/figures.py``), and a Colab badge where the
+    course names its repository (``course_repository``)."""
     from ..references import load_references, shipped_references_path
     from ..references.figures import render_notebook
 
     digest = file_digest(shipped_references_path())
     references = load_references()
+    repository = course_repository(solutions)
     ids = lesson_ids(solutions)
     for lesson in ids:
         target = Path(course) / "source" / lesson
         target.mkdir(parents=True, exist_ok=True)
         notebook = nbformat.read(Path(solutions) / f"{lesson}.ipynb", as_version=4)
         render_notebook(notebook, references, f"solutions/{lesson}.ipynb")
+        add_colab_badge(notebook, repository, lesson)
         nbformat.write(pin_references(notebook, digest), target / f"{lesson}.ipynb")
     return ids
 

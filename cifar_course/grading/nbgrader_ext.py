@@ -65,6 +65,12 @@ class ExecuteToTheEnd(Execute):
 
         if sandbox_kind() != "none":
             self.kernel_manager_class = SandboxedKernelManager
+        if _answer_folders():  # under the grader: DecideHiddenTests' checker, started now
+            from ..config import current
+            from .checker import start_early
+            from .isolated import scrubbed_environment
+
+            start_early(scrubbed_environment(current()))
         self._died_in = None
         try:
             return super().preprocess(nb, resources, km)

@@ -1,5 +1,5 @@
 """Lesson 01 (the baseline CNN): output sizes, receptive fields, the network's structure, the
-sanity checks before training, the training loop's settings.
+sanity checks before training, the training loop.
 """
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from ...profiles import Profile, get_profile
 from .common import to_numpy
+from .probes import TRAINING_KEYS, TRAINING_PROBE_RATE, TRAINING_PROBES, training_behaviour
 
 
 # (size, kernel, stride, padding) cases: odd and even sizes, both paddings.
@@ -124,42 +124,66 @@ def check_overfit_one_batch(overfit_one_batch):
         f"so far, which train_on_batch gives in some keras versions without reset_metrics)")
 
 
-def check_training_setup(model: keras.Model, history: dict, profile: Profile | str):
-    """The student's loop: Adam at the profile's learning rate, categorical cross-entropy,
-    accuracy, one ``fit`` for the profile's epochs in its batches, with validation data."""
-    profile = get_profile(profile)
-    optimizer = model.optimizer
-    assert isinstance(optimizer, keras.optimizers.Adam) and not isinstance(
-        optimizer, keras.optimizers.AdamW), (
-        f"compile with keras.optimizers.Adam, not {type(optimizer).__name__}")
-    rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-    assert abs(rate - profile.learning_rate) < 1e-9, (
-        f"Adam's learning rate is {rate}; this lesson uses the profile's, "
-        f"{profile.learning_rate} (lesson.profile.learning_rate)")
-    loss = model.loss
-    name = loss if isinstance(loss, str) else type(loss).__name__
-    assert name in ("categorical_crossentropy", "CategoricalCrossentropy"), (
-        f"the loss is {name}: the labels are one-hot, so use categorical cross-entropy")
-    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-        assert key in history, (
-            f"the history has no {key!r} (it has {sorted(history)}): compile with "
-            f"metrics=['accuracy'] and pass validation_data to fit")
-    epochs = len(history["loss"])
-    assert epochs == profile.epochs, (
-        f"fit ran {epochs} epochs; the {profile.name} profile trains {profile.epochs} "
-        f"(lesson.profile.epochs)")
-    # The optimizer's own count of the steps it took (saved with the model) says how the
-    # model was trained, which the history alone does not: the batch size, and one fit.
-    from ...training import training_images
-
-    images = training_images(profile)
-    want = profile.epochs * -(-images // profile.batch_size)
-    steps = int(to_numpy(optimizer.iterations))
-    assert steps == want, (
-        f"the optimizer took {steps} steps; {profile.epochs} epochs over the profile's "
-        f"{images:,} training images in batches of {profile.batch_size} "
-        f"(lesson.profile.batch_size) take {want}. Pass batch_size to fit, train on "
-        f"data.x_train, and if you ran fit again, build the model again first")
+def check_training_loop(train):
+    """``train(model, data, profile)``: compiles the model with Adam at
+    ``profile.learning_rate``, categorical cross-entropy and accuracy, fits it once on
+    ``data.x_train`` for ``profile.epochs`` epochs of ``profile.batch_size`` images with
+    validation on ``data.x_val``, and returns fit's History. Judged by what it does to a
+    small model and data of the check's own, with settings no lesson uses
+    (``probes.training_behaviour``), not by the lesson's model or history."""
+    runs = training_behaviour(train)
+    for name, (n_train, n_val, epochs, batch_size) in TRAINING_PROBES.items():
+        run = runs[name]
+        setting = (f"(called with profile.epochs={epochs}, profile.batch_size={batch_size}, "
+                   f"profile.learning_rate={TRAINING_PROBE_RATE} and {n_train} training images)")
+        assert run["is_history"] and run["history"] is not None, (
+            f"train_baseline returned a {run['returned']}; return what model.fit returns "
+            f"(a keras History)")
+        assert run["same_model"], (
+            "the History returned is from fitting another model: compile and fit the model "
+            "train_baseline is given")
+        history = run["history"]
+        missing = [key for key in TRAINING_KEYS if key not in history]
+        assert not missing, (
+            f"the history has no {', '.join(map(repr, missing))} (it has {sorted(history)}): "
+            f"compile with metrics=['accuracy'] and pass validation_data to fit")
+        ran = len(history["loss"])
+        assert ran == epochs, (
+            f"fit ran {ran} epoch(s) {setting}: train for profile.epochs")
+        want = epochs * -(-n_train // batch_size)
+        assert run["steps"] == want, (
+            f"the optimizer took {run['steps']} steps {setting}; {epochs} epoch(s) of "
+            f"{n_train} images in batches of {batch_size} take {want}. Pass "
+            f"batch_size=profile.batch_size to one fit on data.x_train")
+        val_after = run["val_after"]
+        assert (abs(history["val_loss"][-1] - val_after["cross_entropy"]) < 1e-3
+                and abs(history["val_accuracy"][-1] - val_after["accuracy"]) < 1e-6), (
+            f"the last epoch's val_loss and val_accuracy are {history['val_loss'][-1]:.4f} and "
+            f"{history['val_accuracy'][-1]:.3f}; the trained model's categorical cross-entropy "
+            f"and accuracy on data.x_val are {val_after['cross_entropy']:.4f} and "
+            f"{val_after['accuracy']:.3f}: validate on (data.x_val, one-hot data.y_val), with "
+            f"categorical cross-entropy as the loss")
+    one_step = runs["one_step"]
+    first, want = one_step["history"]["loss"][0], one_step["train_before"]["cross_entropy"]
+    assert abs(first - want) < 1e-3, (
+        f"the loss fit reported for a single step over all of data.x_train is {first:.4f}; "
+        f"the model's categorical cross-entropy on those images before the step is "
+        f"{want:.4f}: minimise categorical cross-entropy (no smoothing) on data.x_train "
+        f"with its labels one-hot")
+    # Adam's first step moves every weight with a gradient by about the learning rate
+    # (the gradient divided by its own size); SGD by rate * gradient, RMSprop by ~3x.
+    live = np.asarray(one_step["live_steps"])
+    live = live[live > TRAINING_PROBE_RATE / 100]
+    assert live.size, "training moved none of the model's weights: fit the model you are given"
+    ratio = float(np.median(live)) / TRAINING_PROBE_RATE
+    assert 0.98 < ratio < 1.001, (
+        f"on its first step the optimizer moved the weights by a median of {ratio:.3g} times "
+        f"profile.learning_rate ({TRAINING_PROBE_RATE}); keras.optimizers.Adam at "
+        f"learning_rate=profile.learning_rate moves each by about 1 times it")
+    assert one_step["dead_step"] < 1e-9, (
+        f"weights that get no gradient moved by up to {one_step['dead_step']:.2g} in one step: "
+        f"the optimizer decays weights (AdamW?). This lesson trains with plain "
+        f"keras.optimizers.Adam")
 
 
 def _layers_of(model: keras.Model, kind) -> list:
