@@ -370,6 +370,7 @@ def test_a_void_lesson_zeroes_what_the_grader_decided_and_keeps_the_instructors_
         tmp_path, monkeypatch):
     """A void once set every grade of the lesson to zero, the hand-graded questions too: an
     instructor's grade was lost, and a later regrade could not tell that zero from theirs."""
+    pytest.importorskip("nbgrader", reason="the gradebook is nbgrader's: pip install -e '.[dev]'")
     from nbgrader.api import Gradebook
 
     from cifar_course.grading.autograde import zero_lesson
