@@ -9,8 +9,10 @@ verifies the references file against each pinned digest, loads models with
 ``safe_mode``, and prints one verdict a line, as each is decided, so that a
 crash loses only the rest.
 
-The grader starts one for each notebook and gives it the notebook's every hidden
-test in one batch (``decide_all``). Outside the grader a notebook's hidden tests,
+The grader starts one for each notebook as the notebook starts (``start_early``:
+it imports keras and the checks while the notebook runs) and gives it the
+notebook's every hidden test in one batch once the notebook has ended
+(``decide_all``). Outside the grader a notebook's hidden tests,
 run one at a time, share one checker (``shared_checker``): the same process for
 the same notebook, as under the grader, instead of a new interpreter (and torch
 and keras imported anew) for every test.

@@ -12,7 +12,7 @@ seconds importing):
     04 smoothing       05 optimizers      06 callbacks       07 evaluation
     08 capstone        09 speedrun
     every training lesson: accuracy (the metric check)
-    shared: common, probes (what a student's loss or optimizer does)
+    shared: common, probes (what a student's loss, optimizer or training loop does)
 
 ``checks.<name>`` finds a check in whichever module defines it, importing that
 module on first use: lessons, hidden tests and the checker name checks by name.
