@@ -151,10 +151,11 @@ def _training_model(seed: int):
 
 
 def _measure(model, images, labels) -> dict:
+    from ...evaluation import cross_entropy
+
     probabilities = to_numpy(model.predict(images, verbose=0))
     labels = labels.reshape(-1)
-    true_class = probabilities[np.arange(len(labels)), labels]
-    return {"cross_entropy": float(-np.mean(np.log(np.maximum(true_class, 1e-12)))),
+    return {"cross_entropy": cross_entropy(probabilities, labels),
             "accuracy": float(np.mean(probabilities.argmax(axis=1) == labels))}
 
 
